@@ -1,0 +1,72 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrInvalidChange is wrapped by every error that makes a change event
+// unacceptable: the router dead-letters such events with the error's text.
+var ErrInvalidChange = errors.New("invalid change")
+
+// Change is the data of a change event: what happened to which object, who
+// did it, and the object's state before and after.
+type Change struct {
+	Action      Action         `json:"action"`
+	ContentType string         `json:"content_type"`
+	ObjectID    string         `json:"object_id,omitempty"`
+	ObjectRepr  string         `json:"object_repr,omitempty"`
+	User        string         `json:"user,omitempty"`
+	RequestID   string         `json:"request_id,omitempty"`
+	Time        time.Time      `json:"time,omitzero"`
+	PreChange   map[string]any `json:"prechange"`
+	PostChange  map[string]any `json:"postchange"`
+}
+
+// Validate checks the change on its own: a valid action and content type;
+// postchange present for create and update, absent for delete.
+func (c *Change) Validate() error {
+	if err := ValidateContentType(c.ContentType); err != nil {
+		return fmt.Errorf("%w: content_type: %w", ErrInvalidChange, err)
+	}
+	if !c.Action.Valid() {
+		_, err := ParseAction(string(c.Action))
+		return fmt.Errorf("%w: action: %w", ErrInvalidChange, err)
+	}
+	switch c.Action {
+	case ActionCreate, ActionUpdate:
+		if c.PostChange == nil {
+			return fmt.Errorf("%w: a %s needs postchange (the object after the change)", ErrInvalidChange, c.Action)
+		}
+	case ActionDelete:
+		if c.PostChange != nil {
+			return fmt.Errorf("%w: a delete must have postchange null (the object is gone); put its last state in prechange", ErrInvalidChange)
+		}
+	}
+	return nil
+}
+
+// ValidateFor checks the change and that its content type and action are the
+// ones its subject names (changes.<content_type>.<action>).
+func (c *Change) ValidateFor(subject string) error {
+	contentType, action, err := ParseChangeSubject(subject)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidChange, err)
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if c.ContentType != contentType {
+		return fmt.Errorf("%w: content_type %q does not match subject %q", ErrInvalidChange, c.ContentType, subject)
+	}
+	if c.Action != action {
+		return fmt.Errorf("%w: action %q does not match subject %q", ErrInvalidChange, c.Action, subject)
+	}
+	return nil
+}
+
+// Subject returns the subject the change belongs on.
+func (c *Change) Subject() (string, error) {
+	return ChangeSubject(c.ContentType, c.Action)
+}
