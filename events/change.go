@@ -35,9 +35,13 @@ func (c *Change) Validate() error {
 		return fmt.Errorf("%w: action: %w", ErrInvalidChange, err)
 	}
 	switch c.Action {
-	case ActionCreate, ActionUpdate:
+	case ActionCreate:
 		if c.PostChange == nil {
-			return fmt.Errorf("%w: a %s needs postchange (the object after the change)", ErrInvalidChange, c.Action)
+			return fmt.Errorf("%w: a create needs postchange (the new object)", ErrInvalidChange)
+		}
+	case ActionUpdate:
+		if c.PostChange == nil {
+			return fmt.Errorf("%w: an update needs postchange (the object after the change)", ErrInvalidChange)
 		}
 	case ActionDelete:
 		if c.PostChange != nil {

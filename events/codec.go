@@ -1,0 +1,367 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/binding/format"
+	"github.com/cloudevents/sdk-go/v2/binding/spec"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/types"
+	"github.com/nats-io/nats.go"
+)
+
+// Header names and values of the CloudEvents NATS binding and the contract.
+const (
+	// HeaderPrefix starts every binary-mode attribute header: ce-id, ce-source, ...
+	HeaderPrefix = "ce-"
+	// HeaderContentType carries the data's media type in binary mode and
+	// application/cloudevents+json in structured mode.
+	HeaderContentType = "content-type"
+	// StructuredContentType marks a structured-mode message.
+	StructuredContentType = "application/cloudevents+json"
+	// ExtHookOrigin names the job whose receiver made a change; changes that
+	// carry it are stored but never routed (loop prevention).
+	ExtHookOrigin = "hookorigin"
+	// ExtCausationID is the id of the change that ran that job (the
+	// CloudEvents correlation extension's causationid).
+	ExtCausationID = "causationid"
+	// TypePrefix starts every change event's type: jobhooks.change.<action>.
+	TypePrefix = "jobhooks.change."
+)
+
+// specs resolves ce- prefixed header names to CloudEvents attributes.
+var specs = spec.WithPrefix(HeaderPrefix)
+
+// ChangeEvent is a decoded, validated change event: the CloudEvent as it
+// arrived and its data as a Change.
+type ChangeEvent struct {
+	Event  event.Event
+	Change Change
+}
+
+// ID returns the change id, the CloudEvent id.
+func (e *ChangeEvent) ID() string { return e.Event.ID() }
+
+// HookOrigin returns the job whose receiver made this change, or "".
+func (e *ChangeEvent) HookOrigin() string { return stringExtension(&e.Event, ExtHookOrigin) }
+
+// CausationID returns the id of the change that ran the job which made this
+// change, or "".
+func (e *ChangeEvent) CausationID() string { return stringExtension(&e.Event, ExtCausationID) }
+
+func stringExtension(ev *event.Event, name string) string {
+	v, ok := ev.Extensions()[name]
+	if !ok {
+		return ""
+	}
+	s, err := types.ToString(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return s
+}
+
+// Decode reads a change event from a NATS message on subject: a CloudEvent in
+// binary mode (ce- headers, data in the body) or structured mode
+// (application/cloudevents+json), with JSON data that is a valid Change for
+// that subject. Every error wraps ErrInvalidChange and says what is wrong.
+//
+// Header names are matched case-insensitively and values are unquoted and
+// percent-decoded, as the CloudEvents NATS binding requires. A message with
+// no ce-specversion header and no content type whose body is a JSON event is
+// read as structured too: the CloudEvents Go SDK writes structured messages
+// without a content-type header.
+func Decode(subject string, header nats.Header, data []byte) (*ChangeEvent, error) {
+	ev, err := DecodeEvent(header, data)
+	if err != nil {
+		return nil, err
+	}
+	return ChangeFromEvent(subject, ev)
+}
+
+// DecodeEvent reads and validates the CloudEvent of a NATS message without
+// interpreting its data.
+func DecodeEvent(header nats.Header, data []byte) (*event.Event, error) {
+	msg, err := newNATSMessage(header, data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidChange, err)
+	}
+	ev, err := binding.ToEvent(context.Background(), msg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not a valid CloudEvent: %w", ErrInvalidChange, err)
+	}
+	if err := ev.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: not a valid CloudEvent: %w", ErrInvalidChange, err)
+	}
+	if ev.SpecVersion() != event.CloudEventsVersionV1 {
+		return nil, fmt.Errorf("%w: specversion %q: want 1.0", ErrInvalidChange, ev.SpecVersion())
+	}
+	if err := ValidateChangeID(ev.ID()); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidChange, err)
+	}
+	return ev, nil
+}
+
+// ChangeFromEvent checks a CloudEvent's type and decodes its data as a
+// Change valid for subject.
+func ChangeFromEvent(subject string, ev *event.Event) (*ChangeEvent, error) {
+	_, action, err := ParseChangeSubject(subject)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidChange, err)
+	}
+	if want := TypePrefix + string(action); ev.Type() != want {
+		return nil, fmt.Errorf("%w: type %q: a change on %s must have type %q", ErrInvalidChange, ev.Type(), subject, want)
+	}
+	if ct := ev.DataContentType(); ct != "" && !isJSON(ct) {
+		return nil, fmt.Errorf("%w: datacontenttype %q: change data must be JSON", ErrInvalidChange, ct)
+	}
+	data := ev.Data()
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%w: the event has no data; a change needs a JSON object with action, content_type and postchange/prechange", ErrInvalidChange)
+	}
+	ce := &ChangeEvent{Event: *ev}
+	if err := json.Unmarshal(data, &ce.Change); err != nil {
+		return nil, fmt.Errorf("%w: data is not a change JSON object: %w", ErrInvalidChange, err)
+	}
+	if err := ce.Change.ValidateFor(subject); err != nil {
+		return nil, err
+	}
+	return ce, nil
+}
+
+func isJSON(contentType string) bool {
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mediaType == "application/json" || mediaType == "text/json" || strings.HasSuffix(mediaType, "+json")
+}
+
+// natsMessage reads a NATS message as a CloudEvents binding message.
+type natsMessage struct {
+	encoding binding.Encoding
+	version  spec.Version
+	headers  map[string]string // lower-case name -> decoded value
+	data     []byte
+}
+
+func newNATSMessage(header nats.Header, data []byte) (*natsMessage, error) {
+	m := &natsMessage{data: data, headers: make(map[string]string, len(header))}
+	for name, values := range header {
+		lower := strings.ToLower(name)
+		if !strings.HasPrefix(lower, HeaderPrefix) && lower != HeaderContentType {
+			continue
+		}
+		if len(values) == 0 {
+			continue
+		}
+		if len(values) > 1 || m.headers[lower] != "" {
+			return nil, fmt.Errorf("header %s appears more than once", lower)
+		}
+		value, err := decodeHeaderValue(values[0])
+		if err != nil {
+			return nil, fmt.Errorf("header %s: %w", lower, err)
+		}
+		m.headers[lower] = value
+	}
+	if mediaType, _, _ := mime.ParseMediaType(m.headers[HeaderContentType]); strings.HasPrefix(mediaType, "application/cloudevents") {
+		if mediaType != StructuredContentType {
+			return nil, fmt.Errorf("content type %q is not supported: send one event per message, binary or %s", mediaType, StructuredContentType)
+		}
+		m.encoding = binding.EncodingStructured
+		return m, nil
+	}
+	specVersion, ok := m.headers[specs.PrefixedSpecVersionName()]
+	if !ok {
+		if m.headers[HeaderContentType] == "" && looksStructured(data) {
+			m.encoding = binding.EncodingStructured
+			return m, nil
+		}
+		return nil, fmt.Errorf("not a CloudEvent: no ce-specversion header and no %s content type", StructuredContentType)
+	}
+	if m.version = specs.Version(specVersion); m.version == nil {
+		return nil, fmt.Errorf("ce-specversion %q: want 1.0", specVersion)
+	}
+	m.encoding = binding.EncodingBinary
+	return m, nil
+}
+
+// looksStructured reports whether data is a JSON object with a specversion.
+func looksStructured(data []byte) bool {
+	var probe struct {
+		SpecVersion *string `json:"specversion"`
+	}
+	return json.Unmarshal(data, &probe) == nil && probe.SpecVersion != nil
+}
+
+func (m *natsMessage) ReadEncoding() binding.Encoding { return m.encoding }
+
+func (m *natsMessage) ReadStructured(ctx context.Context, w binding.StructuredWriter) error {
+	if m.encoding != binding.EncodingStructured {
+		return binding.ErrNotStructured
+	}
+	return w.SetStructuredEvent(ctx, format.JSON, bytes.NewReader(m.data))
+}
+
+func (m *natsMessage) ReadBinary(ctx context.Context, w binding.BinaryWriter) error {
+	if m.encoding != binding.EncodingBinary {
+		return binding.ErrNotBinary
+	}
+	// The spec version goes first: it selects the attribute set.
+	if err := w.SetAttribute(m.version.AttributeFromKind(spec.SpecVersion), m.version.String()); err != nil {
+		return err
+	}
+	for name, value := range m.headers {
+		if name == specs.PrefixedSpecVersionName() || name == HeaderContentType {
+			continue
+		}
+		var err error
+		if attr := m.version.Attribute(name); attr != nil {
+			err = w.SetAttribute(attr, value)
+		} else {
+			err = w.SetExtension(strings.TrimPrefix(name, HeaderPrefix), value)
+		}
+		if err != nil {
+			return fmt.Errorf("header %s: %w", name, err)
+		}
+	}
+	if _, set := m.headers[HeaderPrefix+"datacontenttype"]; !set && m.headers[HeaderContentType] != "" {
+		if err := w.SetAttribute(m.version.AttributeFromKind(spec.DataContentType), m.headers[HeaderContentType]); err != nil {
+			return fmt.Errorf("header %s: %w", HeaderContentType, err)
+		}
+	}
+	if len(m.data) > 0 {
+		return w.SetData(bytes.NewReader(m.data))
+	}
+	return nil
+}
+
+// GetAttribute and GetExtension make natsMessage a
+// binding.MessageMetadataReader, which the SDK's binary path requires.
+func (m *natsMessage) GetAttribute(kind spec.Kind) (spec.Attribute, any) {
+	if m.version == nil {
+		return nil, nil
+	}
+	attr := m.version.AttributeFromKind(kind)
+	if attr == nil {
+		return nil, nil
+	}
+	if v, ok := m.headers[attr.PrefixedName()]; ok {
+		return attr, v
+	}
+	return attr, nil
+}
+
+func (m *natsMessage) GetExtension(name string) any {
+	if v, ok := m.headers[HeaderPrefix+strings.ToLower(name)]; ok {
+		return v
+	}
+	return nil
+}
+
+func (m *natsMessage) Finish(error) error { return nil }
+
+// decodeHeaderValue undoes the binding's encoding of a header value: an
+// RFC 7230 quoted string is unquoted, then %XY sequences are decoded once;
+// the result must be UTF-8.
+func decodeHeaderValue(v string) (string, error) {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		var b strings.Builder
+		inner := v[1 : len(v)-1]
+		for i := 0; i < len(inner); i++ {
+			if inner[i] == '\\' && i+1 < len(inner) {
+				i++
+			}
+			b.WriteByte(inner[i])
+		}
+		v = b.String()
+	}
+	if strings.IndexByte(v, '%') >= 0 {
+		decoded, err := url.PathUnescape(v)
+		if err != nil {
+			return "", fmt.Errorf("bad percent-encoding: %w", err)
+		}
+		v = decoded
+	}
+	if !utf8.ValidString(v) {
+		return "", fmt.Errorf("value is not valid UTF-8")
+	}
+	return v, nil
+}
+
+// encodeHeaderValue percent-encodes what the binding says must be: space,
+// '"', '%' and every byte outside printable ASCII.
+func encodeHeaderValue(v string) string {
+	const hex = "0123456789ABCDEF"
+	n := 0
+	for i := 0; i < len(v); i++ {
+		if needsEscape(v[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return v
+	}
+	b := make([]byte, 0, len(v)+2*n)
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if needsEscape(c) {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func needsEscape(c byte) bool { return c <= 0x20 || c >= 0x7F || c == '"' || c == '%' }
+
+// EncodeBinary renders ev in binary mode, as the binding describes: one
+// lower-case ce- header per attribute and extension, values percent-encoded,
+// the data as the body. The data content type is written both as
+// ce-datacontenttype (read by the CloudEvents Go SDK) and as content-type
+// (read by binding-conformant readers).
+func EncodeBinary(ev *event.Event) (nats.Header, []byte, error) {
+	if err := ev.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("encode CloudEvent: %w", err)
+	}
+	w := headerWriter{header: make(nats.Header, 8)}
+	if err := binding.ToMessage(ev).ReadBinary(context.Background(), &w); err != nil {
+		return nil, nil, fmt.Errorf("encode CloudEvent: %w", err)
+	}
+	if ct := ev.DataContentType(); ct != "" {
+		w.header[HeaderContentType] = []string{ct}
+	}
+	return w.header, ev.Data(), nil
+}
+
+// headerWriter collects attributes into NATS headers.
+type headerWriter struct{ header nats.Header }
+
+func (w *headerWriter) Start(context.Context) error { return nil }
+func (w *headerWriter) End(context.Context) error   { return nil }
+func (w *headerWriter) SetData(io.Reader) error     { return nil }
+
+func (w *headerWriter) SetAttribute(attr spec.Attribute, value any) error {
+	return w.SetExtension(attr.Name(), value)
+}
+
+func (w *headerWriter) SetExtension(name string, value any) error {
+	s, err := types.Format(value)
+	if err != nil {
+		return fmt.Errorf("attribute %s: %w", name, err)
+	}
+	// Direct map assignment keeps the lower-case name; Header.Set would too,
+	// but spelling it out documents that names are not canonicalised.
+	w.header[HeaderPrefix+strings.ToLower(name)] = []string{encodeHeaderValue(s)}
+	return nil
+}
