@@ -1,0 +1,95 @@
+package hookconfig_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jobhooks/jobhooks/events"
+	"github.com/jobhooks/jobhooks/hookconfig"
+)
+
+func TestDecodeJob(t *testing.T) {
+	j, err := hookconfig.DecodeJob([]byte(`{"name": "webhook", "description": "POST the change", "enabled": true,
+		"approval_required": true, "registered_at": "2026-11-22T10:00:00Z", "version": "2.0", "hosts": ["a"]}`))
+	require.NoError(t, err, "unknown fields from newer receivers are allowed")
+	assert.Equal(t, &hookconfig.Job{Name: "webhook", Description: "POST the change", Enabled: true, ApprovalRequired: true,
+		RegisteredAt: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}, j)
+
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"not JSON", `enabled`, `invalid job registration: invalid character 'e' looking for beginning of value`},
+		{"no name", `{"enabled": true}`, `invalid job registration: name: invalid job name "": ` + wantJobName},
+		{"bad name", `{"name": "Web Hook"}`, `invalid job registration: name: invalid job name "Web Hook": ` + wantJobName},
+		{"wrong type", `{"name": "webhook", "enabled": "yes"}`, `invalid job registration: json: cannot unmarshal string into Go struct field Job.enabled of type bool`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j, err := hookconfig.DecodeJob([]byte(tt.in))
+			require.ErrorIs(t, err, hookconfig.ErrInvalidJob)
+			assert.EqualError(t, err, tt.want)
+			assert.Nil(t, j)
+		})
+	}
+}
+
+func TestJobs(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+
+	_, _, err := e.jobs.Get(ctx, "webhook")
+	require.ErrorIs(t, err, hookconfig.ErrJobNotFound)
+	assert.EqualError(t, err, `job "webhook" is not registered`)
+	list, err := e.jobs.List(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, list)
+
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	webhook := &hookconfig.Job{Name: "webhook", Description: "POST the change", Enabled: true, RegisteredAt: at}
+	rev, err := e.jobs.Put(ctx, webhook)
+	require.NoError(t, err)
+	validator := &hookconfig.Job{Name: "serial-validator", RegisteredAt: at}
+	_, err = e.jobs.Put(ctx, validator)
+	require.NoError(t, err)
+
+	got, gotRev, err := e.jobs.Get(ctx, "webhook")
+	require.NoError(t, err)
+	assert.Equal(t, webhook, got)
+	assert.Equal(t, rev, gotRev)
+
+	list, err = e.jobs.List(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []*hookconfig.Job{validator, webhook}, list, "sorted by name")
+
+	_, err = e.jobs.Put(ctx, &hookconfig.Job{Name: "jobs.x"})
+	require.ErrorIs(t, err, hookconfig.ErrInvalidJob)
+	assert.EqualError(t, err, `invalid job registration: name: invalid job name "jobs.x": `+wantJobName)
+
+	_, _, err = e.jobs.Get(ctx, "Bad Name")
+	require.ErrorIs(t, err, events.ErrInvalidJobName)
+}
+
+func TestJobsInvalidValue(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	_, err := e.jobs.Put(ctx, &hookconfig.Job{Name: "good", Enabled: true})
+	require.NoError(t, err)
+	rev, err := e.jobsKV.Put(ctx, "bad", []byte(`{"name": "other", "enabled": true}`))
+	require.NoError(t, err)
+
+	_, gotRev, err := e.jobs.Get(ctx, "bad")
+	require.ErrorIs(t, err, hookconfig.ErrInvalidJob)
+	assert.EqualError(t, err, `job "bad": invalid job registration: name "other" does not match its key "bad"`)
+	assert.Equal(t, rev, gotRev)
+
+	list, err := e.jobs.List(ctx)
+	require.ErrorIs(t, err, hookconfig.ErrInvalidJob)
+	assert.EqualError(t, err, `job "bad" (revision 2): invalid job registration: name "other" does not match its key "bad"`)
+	require.Len(t, list, 1, "the valid jobs are still listed")
+	assert.Equal(t, "good", list[0].Name)
+}

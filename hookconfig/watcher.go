@@ -1,0 +1,282 @@
+package hookconfig
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// maxBatch bounds how many queued updates the watcher applies before it
+// publishes a new Index, so a steady stream of writes cannot hold back the
+// ones already applied.
+const maxBatch = 1024
+
+// WatchOptions configures Watch.
+type WatchOptions struct {
+	// Logger receives the watcher's logs, notably every invalid value;
+	// nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Watcher keeps an Index in step with the job_hooks bucket. It first loads
+// the whole bucket and only then becomes ready, so a restarted router never
+// routes against an empty table; after that every put, delete and purge
+// takes effect as it arrives. A value that is not a valid hook (bad JSON, a
+// bad field, a name other than its key) is logged and takes its key out of
+// the index, and every other hook keeps working.
+//
+// One goroutine owns the mutable hook set and publishes each new Index
+// through an atomic pointer; readers never lock.
+type Watcher struct {
+	log *slog.Logger
+	kw  jetstream.KeyWatcher
+
+	index    atomic.Pointer[Index]
+	revision atomic.Uint64
+	ready    chan struct{}
+	done     chan struct{}
+	err      error // set before done is closed
+
+	mu      sync.Mutex
+	invalid map[string]error // key → why its current value is ignored
+	changed chan struct{}    // closed, and replaced, when a new Index is published
+}
+
+// Watch starts watching kv, the job_hooks bucket, until ctx ends or the
+// watch fails (see Done and Err). Use Ready or WaitReady before routing.
+func Watch(ctx context.Context, kv jetstream.KeyValue, opts WatchOptions) (*Watcher, error) {
+	kw, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("watch bucket %q: %w", kv.Bucket(), err)
+	}
+	w := &Watcher{
+		log:     opts.Logger,
+		kw:      kw,
+		ready:   make(chan struct{}),
+		done:    make(chan struct{}),
+		invalid: map[string]error{},
+		changed: make(chan struct{}),
+	}
+	if w.log == nil {
+		w.log = slog.Default()
+	}
+	w.log = w.log.With("bucket", kv.Bucket())
+	w.index.Store(NewIndex(nil))
+	go w.run(ctx)
+	return w, nil
+}
+
+// Index returns the current index: empty until the watcher is ready, never
+// nil. It is immutable; call Index again for later changes.
+func (w *Watcher) Index() *Index { return w.index.Load() }
+
+// Revision returns the bucket revision of the last update applied to
+// Index, 0 until ready (and for an empty bucket).
+func (w *Watcher) Revision() uint64 { return w.revision.Load() }
+
+// Ready is closed once the whole bucket is loaded into Index.
+func (w *Watcher) Ready() <-chan struct{} { return w.ready }
+
+// Done is closed when the watcher has stopped; Err says why.
+func (w *Watcher) Done() <-chan struct{} { return w.done }
+
+// Err returns why the watcher stopped: the context's cause, or
+// ErrWatchClosed if the updates ended first. Nil while it runs.
+func (w *Watcher) Err() error {
+	select {
+	case <-w.done:
+		return w.err
+	default:
+		return nil
+	}
+}
+
+// Changed returns a channel closed when the next Index is published (the
+// first one when the watcher becomes ready). Take it before reading Index
+// or Revision, so that no change is missed in between.
+func (w *Watcher) Changed() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.changed
+}
+
+// Invalid returns the keys whose current values are ignored, with why.
+func (w *Watcher) Invalid() map[string]error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return maps.Clone(w.invalid)
+}
+
+// WaitReady waits until the watcher is ready, ctx ends, or the watcher
+// stops before it got ready.
+func (w *Watcher) WaitReady(ctx context.Context) error {
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-w.done:
+		select {
+		case <-w.ready: // ready, then stopped: still ready
+			return nil
+		default:
+			return fmt.Errorf("hook watcher stopped before it was ready: %w", w.err)
+		}
+	}
+}
+
+// WaitRevision waits until Index reflects bucket revision rev or later
+// (for example the revision a Put returned), ctx ends or the watcher stops.
+func (w *Watcher) WaitRevision(ctx context.Context, rev uint64) error {
+	for {
+		changed := w.Changed()
+		if w.Revision() >= rev {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-w.done:
+			if w.Revision() >= rev {
+				return nil
+			}
+			return fmt.Errorf("hook watcher stopped at revision %d, before %d: %w", w.Revision(), rev, w.err)
+		}
+	}
+}
+
+// run is the goroutine that owns hooks, the mutable hook set.
+func (w *Watcher) run(ctx context.Context) {
+	defer close(w.done)
+	defer w.stop()
+	updates := w.kw.Updates()
+	hooks := make(map[string]*Hook)
+
+	// The initial values: the latest entry of every key, then a nil marker.
+	var rev uint64
+	for loading := true; loading; {
+		select {
+		case <-ctx.Done():
+			w.err = context.Cause(ctx)
+			return
+		case e, ok := <-updates:
+			if !ok {
+				w.err = w.closedErr(ctx)
+				return
+			}
+			if e == nil {
+				loading = false
+				break
+			}
+			rev = max(rev, w.apply(hooks, e))
+		}
+	}
+	w.publish(hooks, rev)
+	close(w.ready)
+	w.log.Info("hooks loaded", "hooks", len(hooks), "invalid", len(w.Invalid()), "revision", rev)
+
+	// Live updates: apply what is queued, then publish one Index for all.
+	for {
+		select {
+		case <-ctx.Done():
+			w.err = context.Cause(ctx)
+			return
+		case e, ok := <-updates:
+			if !ok {
+				w.err = w.closedErr(ctx)
+				return
+			}
+			rev = max(rev, w.apply(hooks, e))
+		drain:
+			for range maxBatch - 1 {
+				select {
+				case e, ok := <-updates:
+					if !ok {
+						break drain // published below; the next receive stops
+					}
+					rev = max(rev, w.apply(hooks, e))
+				default:
+					break drain
+				}
+			}
+			w.publish(hooks, rev)
+		}
+	}
+}
+
+// apply applies one entry to hooks and returns its revision. A nil entry
+// (nats.go sends one marker only, but be safe) changes nothing.
+func (w *Watcher) apply(hooks map[string]*Hook, e jetstream.KeyValueEntry) uint64 {
+	if e == nil {
+		return 0
+	}
+	key := e.Key()
+	switch e.Operation() {
+	case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
+		delete(hooks, key)
+		w.setInvalid(key, nil)
+		w.log.Debug("hook removed", "key", key, "revision", e.Revision(), "operation", e.Operation().String())
+	default:
+		h, err := decodeEntry(key, e.Value())
+		if err != nil {
+			// The current value is what counts: an invalid one must not
+			// leave an older version routing.
+			delete(hooks, key)
+			w.setInvalid(key, err)
+			w.log.Error("invalid hook ignored", "key", key, "revision", e.Revision(), "error", err)
+			break
+		}
+		hooks[key] = h
+		w.setInvalid(key, nil)
+		w.log.Debug("hook updated", "key", key, "revision", e.Revision())
+	}
+	return e.Revision()
+}
+
+// setInvalid records (err != nil) or clears why key is ignored.
+func (w *Watcher) setInvalid(key string, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err == nil {
+		delete(w.invalid, key)
+		return
+	}
+	w.invalid[key] = err
+}
+
+// publish swaps in an Index of hooks and wakes everyone waiting for a
+// change. The Index and revision are stored before the wake-up, so a woken
+// waiter sees them.
+func (w *Watcher) publish(hooks map[string]*Hook, rev uint64) {
+	w.index.Store(NewIndex(slices.Collect(maps.Values(hooks))))
+	w.revision.Store(rev)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	close(w.changed)
+	w.changed = make(chan struct{})
+}
+
+// closedErr is why the updates channel closed: nats.go closes it when the
+// watch's context ends, too.
+func (w *Watcher) closedErr(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return ErrWatchClosed
+}
+
+// stop stops the key watcher and drains its channel until nats.go closes
+// it: its callback blocks while the channel is full and closes it only once
+// the callback returns, so Done means nothing is left running.
+func (w *Watcher) stop() {
+	_ = w.kw.Stop() // fails if already stopped, e.g. the connection closed
+	for range w.kw.Updates() {
+	}
+}
