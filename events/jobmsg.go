@@ -1,0 +1,123 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Headers jobhooks adds to job and dead-letter messages.
+const (
+	HeaderHook     = "Jobhooks-Hook"     // the hook that matched
+	HeaderJob      = "Jobhooks-Job"      // the job it runs
+	HeaderError    = "Jobhooks-Error"    // why a message was dead-lettered
+	HeaderAttempts = "Jobhooks-Attempts" // how many attempts a dead-lettered job had
+)
+
+// JobMessage is a decoded job message from jobs.<job>: the change that
+// matched a hook, and what context callbacks added.
+type JobMessage struct {
+	ChangeEvent
+	Hook    string
+	Job     string
+	Context map[string]any
+}
+
+// NewJobMsg renders the job message of change ce for hook on job: every
+// ce- attribute of the change (binary mode), Jobhooks-Hook, Jobhooks-Job and
+// Nats-Msg-Id = <change id>.<hook>, so a router that routes a change twice
+// stores it once. The body is the change data, with a top-level "context"
+// when context is not empty.
+func NewJobMsg(ce *ChangeEvent, hook, job string, context map[string]any) (*nats.Msg, error) {
+	subject, err := JobSubject(job)
+	if err != nil {
+		return nil, err
+	}
+	header, data, err := EncodeBinary(&ce.Event)
+	if err != nil {
+		return nil, err
+	}
+	if len(context) > 0 {
+		if data, err = withContext(data, context); err != nil {
+			return nil, err
+		}
+	}
+	header[HeaderHook] = []string{hook}
+	header[HeaderJob] = []string{job}
+	header[nats.MsgIdHdr] = []string{ce.ID() + "." + hook}
+	return &nats.Msg{Subject: subject, Header: header, Data: data}, nil
+}
+
+// withContext adds "context" to a JSON object, keeping every other member
+// as it is.
+func withContext(data []byte, context map[string]any) ([]byte, error) {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(data, &members); err != nil {
+		return nil, fmt.Errorf("add context to change data: %w", err)
+	}
+	raw, err := json.Marshal(context)
+	if err != nil {
+		return nil, fmt.Errorf("encode context: %w", err)
+	}
+	members["context"] = raw
+	return json.Marshal(members)
+}
+
+// DecodeJobMessage reads a job message: the CloudEvent, the change (valid
+// on its own; the subject is jobs.<job>, not the change's), the hook and job
+// headers and the context.
+func DecodeJobMessage(subject string, header nats.Header, data []byte) (*JobMessage, error) {
+	job, err := ParseJobSubject(subject)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidChange, err)
+	}
+	ev, err := DecodeEvent(header, data)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := ChangeFromEvent(changeSubjectOf(ev.Data()), ev)
+	if err != nil {
+		return nil, err
+	}
+	m := &JobMessage{ChangeEvent: *ch, Job: job, Hook: headerValue(header, HeaderHook)}
+	if h := headerValue(header, HeaderJob); h != "" && h != job {
+		return nil, fmt.Errorf("%w: header %s %q does not match subject %q", ErrInvalidChange, HeaderJob, h, subject)
+	}
+	if m.Hook == "" {
+		return nil, fmt.Errorf("%w: job message without a %s header", ErrInvalidChange, HeaderHook)
+	}
+	var body struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(ev.Data(), &body); err != nil {
+		return nil, fmt.Errorf("%w: context: %w", ErrInvalidChange, err)
+	}
+	m.Context = body.Context
+	return m, nil
+}
+
+// changeSubjectOf returns the change subject the data claims, so that the
+// change is checked against itself; ChangeFromEvent reports bad data.
+func changeSubjectOf(data []byte) string {
+	var head struct {
+		Action      Action `json:"action"`
+		ContentType string `json:"content_type"`
+	}
+	_ = json.Unmarshal(data, &head)
+	return ChangesPrefix + "." + head.ContentType + "." + string(head.Action)
+}
+
+// headerValue reads a header whatever the case of its name.
+func headerValue(h nats.Header, name string) string {
+	if v := h.Get(name); v != "" {
+		return v
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}

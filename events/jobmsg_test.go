@@ -1,0 +1,72 @@
+package events_test
+
+import (
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jobhooks/jobhooks/events"
+)
+
+func decodedUpdate(t *testing.T) *events.ChangeEvent {
+	t.Helper()
+	msg, err := events.NewMsg(updateChange(), events.EventOptions{ID: "chg-1", Source: "nautobot://prod"})
+	require.NoError(t, err)
+	ce, err := events.Decode(msg.Subject, msg.Header, msg.Data)
+	require.NoError(t, err)
+	return ce
+}
+
+func TestJobMessageRoundTrip(t *testing.T) {
+	ce := decodedUpdate(t)
+	for _, tc := range []struct {
+		name    string
+		context map[string]any
+	}{
+		{"without context", nil},
+		{"with context", map[string]any{"site": "DC1", "ticket": map[string]any{"id": 42.0}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg, err := events.NewJobMsg(ce, "serial-check", "serial-validator", tc.context)
+			require.NoError(t, err)
+			require.Equal(t, "jobs.serial-validator", msg.Subject)
+			require.Equal(t, "chg-1.serial-check", msg.Header.Get(nats.MsgIdHdr))
+			require.Equal(t, "serial-check", msg.Header.Get(events.HeaderHook))
+			require.Equal(t, "serial-validator", msg.Header.Get(events.HeaderJob))
+			require.Equal(t, []string{"chg-1"}, msg.Header["ce-id"], "the change's own id")
+			require.Equal(t, []string{"application/json"}, msg.Header["content-type"])
+
+			got, err := events.DecodeJobMessage(msg.Subject, msg.Header, msg.Data)
+			require.NoError(t, err)
+			require.Equal(t, "chg-1", got.ID())
+			require.Equal(t, "serial-check", got.Hook)
+			require.Equal(t, "serial-validator", got.Job)
+			require.Equal(t, *updateChange(), got.Change)
+			require.Equal(t, tc.context, got.Context)
+		})
+	}
+}
+
+func TestDecodeJobMessageInvalid(t *testing.T) {
+	msg, err := events.NewJobMsg(decodedUpdate(t), "serial-check", "serial-validator", nil)
+	require.NoError(t, err)
+	noHook := nats.Header{}
+	for k, v := range msg.Header {
+		if k != events.HeaderHook {
+			noHook[k] = v
+		}
+	}
+	_, err = events.DecodeJobMessage(msg.Subject, noHook, msg.Data)
+	require.ErrorIs(t, err, events.ErrInvalidChange)
+	require.ErrorContains(t, err, "job message without a Jobhooks-Hook header")
+
+	_, err = events.DecodeJobMessage("jobs.other", msg.Header, msg.Data)
+	require.ErrorContains(t, err, `header Jobhooks-Job "serial-validator" does not match subject "jobs.other"`)
+
+	_, err = events.DecodeJobMessage("changes.dcim.device.update", msg.Header, msg.Data)
+	require.ErrorIs(t, err, events.ErrInvalidSubject)
+
+	_, err = events.DecodeJobMessage(msg.Subject, msg.Header, []byte(`{"action":"update","content_type":"dcim.device"}`))
+	require.ErrorContains(t, err, "an update needs postchange")
+}
