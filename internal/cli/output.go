@@ -1,0 +1,40 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// Exit codes of every subcommand, so scripts can tell what happened.
+const (
+	ExitOK       = 0 // done
+	ExitError    = 1 // failed: connection, server or unexpected error
+	ExitUsage    = 2 // bad flags or arguments
+	ExitNotFound = 3 // the named hook, job, result or message does not exist
+	ExitInvalid  = 4 // the input was rejected by validation
+	ExitConflict = 5 // a concurrent edit or a rule conflict; re-read and retry
+)
+
+// ErrUsage marks an error in how a command was called.
+var ErrUsage = errors.New("usage")
+
+// Table writes rows under headers, columns aligned.
+func Table(w io.Writer, headers []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(headers, "\t"))
+	for _, row := range rows {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	return tw.Flush()
+}
+
+// JSON writes v as indented JSON and a newline.
+func JSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
