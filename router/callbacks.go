@@ -1,0 +1,101 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+
+	"github.com/jobhooks/jobhooks/events"
+)
+
+// CallbackRequest is what a context callback is called with: NetBox's
+// (object_type, event_type, data, request).
+type CallbackRequest struct {
+	ObjectType string         // content type, e.g. "dcim.device"
+	Event      events.Action  // create, update or delete
+	Data       map[string]any // the object: postchange, or prechange on delete
+	Request    RequestInfo
+}
+
+// RequestInfo describes the request that made the change.
+type RequestInfo struct {
+	User      string
+	RequestID string
+	ChangeID  string
+}
+
+// Callback returns context to add to the job messages of a change. It must
+// not modify req.Data.
+type Callback func(ctx context.Context, req CallbackRequest) (map[string]any, error)
+
+// Callbacks is the registry of context callbacks, in the shape of NetBox's
+// register_webhook_callback: callbacks run in registration order, and their
+// results are shallow-merged into "context", later keys winning. A callback
+// that fails or panics is logged and skipped.
+type Callbacks struct {
+	mu      sync.Mutex
+	started bool
+	entries []callbackEntry
+}
+
+type callbackEntry struct {
+	name string
+	fn   Callback
+}
+
+// Register adds a callback, named for the logs. Register before the router
+// starts: a later registration panics, as http.ServeMux does for misuse.
+func (c *Callbacks) Register(name string, fn Callback) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started {
+		panic(fmt.Sprintf("router: callback %q registered after the router started", name))
+	}
+	if fn == nil {
+		panic(fmt.Sprintf("router: callback %q is nil", name))
+	}
+	c.entries = append(c.entries, callbackEntry{name, fn})
+}
+
+// freeze returns the callbacks and refuses later registrations.
+func (c *Callbacks) freeze() []callbackEntry {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.started = true
+	return c.entries
+}
+
+// runCallbacks merges what every callback returns; nil when none
+// contributed.
+func runCallbacks(ctx context.Context, log *slog.Logger, entries []callbackEntry, req CallbackRequest) map[string]any {
+	var merged map[string]any
+	for _, e := range entries {
+		add, err := callSafely(ctx, e.fn, req)
+		if err != nil {
+			log.Warn("context callback failed; skipped", "callback", e.name, "change_id", req.Request.ChangeID, "error", err)
+			continue
+		}
+		if len(add) == 0 {
+			continue
+		}
+		if merged == nil {
+			merged = make(map[string]any, len(add))
+		}
+		maps.Copy(merged, add)
+	}
+	return merged
+}
+
+func callSafely(ctx context.Context, fn Callback, req CallbackRequest) (out map[string]any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return fn(ctx, req)
+}

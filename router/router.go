@@ -1,0 +1,349 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jobhooks/jobhooks/events"
+	"github.com/jobhooks/jobhooks/hookconfig"
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
+)
+
+// Options configures a Router.
+type Options struct {
+	// Logger receives the router's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Callbacks add context to job messages; nil means none.
+	Callbacks *Callbacks
+	// MaxPending bounds the changes whose job messages are published but
+	// not yet acknowledged by the server (default 512).
+	MaxPending int
+	// RetryMin and RetryMax bound the back-off between attempts to store a
+	// job message or a dead letter (default 100ms and 5s).
+	RetryMin, RetryMax time.Duration
+}
+
+// Stats counts what the router did since it started.
+type Stats struct {
+	Changes      uint64 // changes received
+	Routed       uint64 // job messages stored
+	DeadLettered uint64 // invalid changes sent to deadletter.changes
+	SkippedLoop  uint64 // changes made by a job hook receiver, not routed
+	SkippedJob   uint64 // matching hooks skipped: job missing or disabled
+}
+
+// Router routes changes to jobs. Create it with New, run it with Run.
+type Router struct {
+	js        jetstream.JetStream
+	log       *slog.Logger
+	opts      Options
+	callbacks []callbackEntry
+	ready     chan struct{}
+
+	hooks *hookconfig.Watcher
+	jobs  *jobStates
+
+	changes, routed, deadLettered, skippedLoop, skippedJob atomic.Uint64
+	warned                                                 sync.Map // hook → time of the last "job not enabled" warning
+}
+
+// New returns a router publishing through js.
+func New(js jetstream.JetStream, opts Options) *Router {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 512
+	}
+	if opts.RetryMin <= 0 {
+		opts.RetryMin = 100 * time.Millisecond
+	}
+	if opts.RetryMax < opts.RetryMin {
+		opts.RetryMax = max(5*time.Second, opts.RetryMin)
+	}
+	return &Router{js: js, log: opts.Logger, opts: opts, ready: make(chan struct{})}
+}
+
+// Ready is closed once the hook and job tables are loaded and the router
+// routes.
+func (r *Router) Ready() <-chan struct{} { return r.ready }
+
+// Hooks returns the live hook watcher; nil before Run loaded it.
+func (r *Router) Hooks() *hookconfig.Watcher {
+	select {
+	case <-r.ready:
+		return r.hooks
+	default:
+		return nil
+	}
+}
+
+// Stats returns the router's counters.
+func (r *Router) Stats() Stats {
+	return Stats{
+		Changes:      r.changes.Load(),
+		Routed:       r.routed.Load(),
+		DeadLettered: r.deadLettered.Load(),
+		SkippedLoop:  r.skippedLoop.Load(),
+		SkippedJob:   r.skippedJob.Load(),
+	}
+}
+
+// pendingChange is a change whose job messages are being stored.
+type pendingChange struct {
+	msg     jetstream.Msg
+	jobs    []*nats.Msg
+	futures []jetstream.PubAckFuture
+}
+
+// Run ensures the router consumer, loads the hook and job tables (the whole
+// buckets, before the first change is routed), and routes until ctx ends.
+// It returns nil on a clean stop.
+func (r *Router) Run(ctx context.Context) error {
+	r.callbacks = r.opts.Callbacks.freeze()
+	cons, err := jhjs.EnsureConsumer(ctx, r.js, jhjs.StreamChanges, jhjs.RouterConsumerConfig(), jhjs.WithLogger(r.log))
+	if err != nil {
+		return err
+	}
+	if err := r.loadTables(ctx); err != nil {
+		return err
+	}
+	r.log.Info("router ready", "hooks", r.hooks.Index().Len(), "consumer", jhjs.ConsumerRouter)
+	close(r.ready)
+
+	iter, err := cons.Messages(jetstream.PullMaxMessages(r.opts.MaxPending))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", jhjs.StreamChanges, err)
+	}
+	pending := make(chan pendingChange, r.opts.MaxPending)
+	ackerDone := make(chan struct{})
+	go func() {
+		defer close(ackerDone)
+		r.ackInOrder(ctx, pending)
+	}()
+	stop := context.AfterFunc(ctx, iter.Stop)
+	defer stop()
+
+	var runErr error
+	for {
+		m, err := iter.Next()
+		if err != nil {
+			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				runErr = fmt.Errorf("consume %s: %w", jhjs.StreamChanges, err)
+			}
+			break
+		}
+		if p, ok := r.route(ctx, m); ok {
+			pending <- p
+		}
+	}
+	close(pending)
+	<-ackerDone
+	if ctx.Err() != nil {
+		return nil
+	}
+	return runErr
+}
+
+func (r *Router) loadTables(ctx context.Context) error {
+	hooksKV, err := r.js.KeyValue(ctx, jhjs.BucketJobHooks)
+	if err != nil {
+		return fmt.Errorf("open bucket %s (provision first): %w", jhjs.BucketJobHooks, err)
+	}
+	jobsKV, err := r.js.KeyValue(ctx, jhjs.BucketJobs)
+	if err != nil {
+		return fmt.Errorf("open bucket %s (provision first): %w", jhjs.BucketJobs, err)
+	}
+	if r.hooks, err = hookconfig.Watch(ctx, hooksKV, hookconfig.WatchOptions{Logger: r.log}); err != nil {
+		return err
+	}
+	if r.jobs, err = watchJobs(ctx, jobsKV, r.log); err != nil {
+		return err
+	}
+	if err := r.hooks.WaitReady(ctx); err != nil {
+		return fmt.Errorf("load hooks: %w", err)
+	}
+	select {
+	case <-r.jobs.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.jobs.done:
+		return fmt.Errorf("load jobs: the watch of bucket %s ended", jhjs.BucketJobs)
+	}
+}
+
+// route decodes one change and starts publishing its job messages. Invalid
+// changes are dead-lettered and terminated here (ok false); the rest are
+// returned to be acknowledged in order once stored.
+func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, bool) {
+	r.changes.Add(1)
+	ce, err := events.Decode(m.Subject(), m.Headers(), m.Data())
+	if err != nil {
+		r.deadLetter(ctx, m, err)
+		return pendingChange{}, false
+	}
+	p := pendingChange{msg: m}
+	if origin := ce.HookOrigin(); origin != "" {
+		// Nautobot's loop prevention: a job's own change triggers no hook.
+		r.skippedLoop.Add(1)
+		r.log.Debug("change made by a job hook receiver; not routed", "change_id", ce.ID(), "hookorigin", origin)
+		return p, true
+	}
+	hooks := r.hooks.Index().Lookup(ce.Change.ContentType, ce.Change.Action)
+	var context map[string]any
+	for _, h := range hooks {
+		if !r.jobEnabled(h) {
+			continue
+		}
+		if p.jobs == nil && len(r.callbacks) > 0 {
+			context = runCallbacks(ctx, r.log, r.callbacks, callbackRequest(ce))
+		}
+		job, err := events.NewJobMsg(ce, h.Name, h.Job, context)
+		if err != nil {
+			// Only an unencodable event gets here, and Decode accepted it.
+			r.deadLetter(ctx, m, fmt.Errorf("build job message for hook %s: %w", h.Name, err))
+			return pendingChange{}, false
+		}
+		p.jobs = append(p.jobs, job)
+	}
+	for _, job := range p.jobs {
+		f, err := r.js.PublishMsgAsync(job)
+		if err != nil {
+			f = nil // ackInOrder publishes it again, synchronously
+		}
+		p.futures = append(p.futures, f)
+	}
+	return p, true
+}
+
+func callbackRequest(ce *events.ChangeEvent) CallbackRequest {
+	data := ce.Change.PostChange
+	if ce.Change.Action == events.ActionDelete {
+		data = ce.Change.PreChange
+	}
+	return CallbackRequest{
+		ObjectType: ce.Change.ContentType,
+		Event:      ce.Change.Action,
+		Data:       data,
+		Request:    RequestInfo{User: ce.Change.User, RequestID: ce.Change.RequestID, ChangeID: ce.ID()},
+	}
+}
+
+// jobEnabled says whether h's job is registered and enabled; when not, the
+// hook is skipped, counted, and logged at most once a minute per hook.
+func (r *Router) jobEnabled(h *hookconfig.Hook) bool {
+	registered, enabled := r.jobs.state(h.Job)
+	if registered && enabled {
+		return true
+	}
+	r.skippedJob.Add(1)
+	now := time.Now()
+	if last, ok := r.warned.Load(h.Name); !ok || now.Sub(last.(time.Time)) > time.Minute {
+		r.warned.Store(h.Name, now)
+		reason := "is not registered (start its receiver)"
+		if registered {
+			reason = "is disabled (receiver jobs enable " + h.Job + ")"
+		}
+		r.log.Warn("hook skipped: its job "+reason, "hook", h.Name, "job", h.Job)
+	}
+	return false
+}
+
+// ackInOrder acknowledges changes in the order they arrived, each once all
+// its job messages are stored. A failed publish is retried with back-off
+// until it succeeds: the change is never acknowledged early.
+func (r *Router) ackInOrder(ctx context.Context, pending <-chan pendingChange) {
+	for p := range pending {
+		stored := true
+		for i, f := range p.futures {
+			if !r.awaitStored(ctx, p.jobs[i], f) {
+				stored = false
+				break
+			}
+		}
+		if !stored {
+			// Stopping: leave it unacknowledged; it is redelivered, and
+			// de-duplication drops what was already stored.
+			continue
+		}
+		r.routed.Add(uint64(len(p.jobs)))
+		if err := p.msg.Ack(); err != nil {
+			r.log.Warn("acknowledge change failed; it will be redelivered and de-duplicated", "error", err)
+		}
+	}
+}
+
+// awaitStored waits for f, and republishes job until stored; false if ctx
+// ended first.
+func (r *Router) awaitStored(ctx context.Context, job *nats.Msg, f jetstream.PubAckFuture) bool {
+	if f != nil {
+		select {
+		case <-f.Ok():
+			return true
+		case err := <-f.Err():
+			r.log.Warn("store job message failed; retrying", "subject", job.Subject, "msg_id", job.Header.Get(nats.MsgIdHdr), "error", err)
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return r.retry(ctx, "store job message", func() error {
+		_, err := r.js.PublishMsg(ctx, job)
+		return err
+	}, "subject", job.Subject, "msg_id", job.Header.Get(nats.MsgIdHdr))
+}
+
+// retry runs op with exponential back-off until it succeeds (true) or ctx
+// ends (false).
+func (r *Router) retry(ctx context.Context, what string, op func() error, attrs ...any) bool {
+	delay := r.opts.RetryMin
+	for attempt := 1; ; attempt++ {
+		err := op()
+		if err == nil {
+			return true
+		}
+		r.log.Warn(what+" failed; retrying", append(attrs, "attempt", attempt, "retry_in", delay, "error", err)...)
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return false
+		}
+		delay = min(2*delay, r.opts.RetryMax)
+	}
+}
+
+// deadLetter stores an invalid change on deadletter.changes, with the
+// reason in Jobhooks-Error, and terminates it. If it cannot be stored the
+// change is left unacknowledged, to come back: nothing is lost.
+func (r *Router) deadLetter(ctx context.Context, m jetstream.Msg, reason error) {
+	dl := &nats.Msg{Subject: events.DeadLetterChanges, Header: nats.Header{}, Data: m.Data()}
+	for k, v := range m.Headers() {
+		dl.Header[k] = v
+	}
+	dl.Header.Set(events.HeaderError, reason.Error())
+	dl.Header.Set("Jobhooks-Subject", m.Subject())
+	if meta, err := m.Metadata(); err == nil {
+		// One dead letter per stored change, however often it is delivered.
+		dl.Header.Set(nats.MsgIdHdr, "deadletter.changes."+strconv.FormatUint(meta.Sequence.Stream, 10))
+	}
+	r.log.Warn("invalid change dead-lettered", "subject", m.Subject(), "reason", reason.Error())
+	if !r.retry(ctx, "dead-letter invalid change", func() error {
+		_, err := r.js.PublishMsg(ctx, dl)
+		return err
+	}, "subject", m.Subject()) {
+		return
+	}
+	r.deadLettered.Add(1)
+	if err := m.Term(); err != nil {
+		r.log.Warn("terminate dead-lettered change failed; a redelivery is de-duplicated", "error", err)
+	}
+}

@@ -1,0 +1,405 @@
+package router_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jobhooks/jobhooks/events"
+	"github.com/jobhooks/jobhooks/hookconfig"
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
+	"github.com/jobhooks/jobhooks/jetstream/jstest"
+	"github.com/jobhooks/jobhooks/router"
+)
+
+// env is a provisioned server with helpers to configure hooks and publish
+// changes.
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	srv   *jstest.Server
+	store *hookconfig.Store
+	jobs  *hookconfig.Jobs
+	pub   *events.Publisher
+	log   *bytes.Buffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	srv := jstest.Start(t)
+	_, err := jhjs.Provision(ctx, srv.JS, jhjs.DefaultConfig(), nil)
+	require.NoError(t, err)
+	hooksKV, err := srv.JS.KeyValue(ctx, jhjs.BucketJobHooks)
+	require.NoError(t, err)
+	jobsKV, err := srv.JS.KeyValue(ctx, jhjs.BucketJobs)
+	require.NoError(t, err)
+	jobs := hookconfig.NewJobs(jobsKV)
+	return &env{t: t, ctx: ctx, srv: srv, jobs: jobs, store: hookconfig.NewStore(hooksKV, jobs),
+		pub: events.NewPublisher(srv.JS, "test://router"), log: &bytes.Buffer{}}
+}
+
+func (e *env) registerJob(name string, enabled bool) {
+	e.t.Helper()
+	_, err := e.jobs.Put(e.ctx, &hookconfig.Job{Name: name, Enabled: enabled, RegisteredAt: time.Now()})
+	require.NoError(e.t, err)
+}
+
+// putHook stores a hook and returns its revision.
+func (e *env) putHook(name, job string, contentType string, actions ...events.Action) uint64 {
+	e.t.Helper()
+	rev, err := e.store.Put(e.ctx, &hookconfig.Hook{Name: name, Job: job, ContentTypes: []string{contentType}, Events: actions, Enabled: true}, 0)
+	require.NoError(e.t, err)
+	return rev
+}
+
+func (e *env) publish(id string, ch *events.Change, opts ...func(*events.EventOptions)) {
+	e.t.Helper()
+	o := events.EventOptions{ID: id}
+	for _, f := range opts {
+		f(&o)
+	}
+	_, err := e.pub.Publish(e.ctx, ch, o)
+	require.NoError(e.t, err)
+}
+
+// startRouter runs a router until the test ends and waits until it is ready.
+func (e *env) startRouter(opts router.Options) *router.Router {
+	e.t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: e.log}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	r := router.New(e.srv.JS, opts)
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	e.t.Cleanup(func() {
+		cancel()
+		require.NoError(e.t, <-done)
+	})
+	select {
+	case <-r.Ready():
+	case err := <-done:
+		e.t.Fatalf("router stopped: %v", err)
+	case <-e.ctx.Done():
+		e.t.Fatal("router not ready")
+	}
+	return r
+}
+
+// jobMessages waits for n messages on jobs.<job> and fails on any extra one
+// already stored.
+func (e *env) jobMessages(job string, n int) []*events.JobMessage {
+	e.t.Helper()
+	stream, err := e.srv.JS.Stream(e.ctx, jhjs.StreamJobs)
+	require.NoError(e.t, err)
+	subject := "jobs." + job
+	require.Eventually(e.t, func() bool {
+		info, err := stream.Info(e.ctx, jetstream.WithSubjectFilter(subject))
+		return err == nil && info.State.Subjects[subject] >= uint64(n)
+	}, 30*time.Second, 5*time.Millisecond, "waiting for %d messages on %s", n, subject)
+	cons, err := e.srv.JS.OrderedConsumer(e.ctx, jhjs.StreamJobs, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	require.NoError(e.t, err)
+	var out []*events.JobMessage
+	for len(out) < n+1 {
+		batch, err := cons.FetchNoWait(n + 1 - len(out))
+		require.NoError(e.t, err)
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			jm, err := events.DecodeJobMessage(m.Subject(), m.Headers(), m.Data())
+			require.NoError(e.t, err)
+			out = append(out, jm)
+		}
+		if got == 0 {
+			break
+		}
+	}
+	require.Len(e.t, out, n, "messages on %s", subject)
+	return out
+}
+
+func (e *env) waitRouted(r *router.Router, changes uint64) {
+	e.t.Helper()
+	require.Eventually(e.t, func() bool { return r.Stats().Changes >= changes && e.pendingChanges() == 0 },
+		30*time.Second, 5*time.Millisecond, "router did not finish %d changes: %+v", changes, r.Stats())
+}
+
+// pendingChanges is how many changes the router consumer has not
+// acknowledged or terminated.
+func (e *env) pendingChanges() uint64 {
+	cons, err := e.srv.JS.Consumer(e.ctx, jhjs.StreamChanges, jhjs.ConsumerRouter)
+	require.NoError(e.t, err)
+	info, err := cons.Info(e.ctx)
+	require.NoError(e.t, err)
+	return info.NumPending + uint64(info.NumAckPending)
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func device(id, serial string) map[string]any { return map[string]any{"id": id, "name": "edge-" + id, "serial": serial} }
+
+func create(id string) *events.Change {
+	return &events.Change{Action: events.ActionCreate, ContentType: "dcim.device", ObjectID: id, PostChange: device(id, "A1")}
+}
+
+func update(id, from, to string) *events.Change {
+	return &events.Change{Action: events.ActionUpdate, ContentType: "dcim.device", ObjectID: id, PreChange: device(id, from), PostChange: device(id, to)}
+}
+
+func remove(id string) *events.Change {
+	return &events.Change{Action: events.ActionDelete, ContentType: "dcim.device", ObjectID: id, PreChange: device(id, "A1")}
+}
+
+func TestRoutesEachActionToTheMatchingJobs(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.registerJob("cleanup", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate, events.ActionUpdate)
+	e.putHook("device-cleanup", "cleanup", "dcim.device", events.ActionDelete)
+	e.putHook("interface-audit", "audit", "dcim.interface", events.ActionCreate, events.ActionUpdate, events.ActionDelete)
+
+	// Published before the router starts: it must load every hook before
+	// routing the first change.
+	e.publish("c1", create("d1"))
+	e.publish("u1", update("d1", "A1", "B2"))
+	e.publish("x1", remove("d1"))
+	r := e.startRouter(router.Options{})
+	e.waitRouted(r, 3)
+
+	audit := e.jobMessages("audit", 2)
+	require.Equal(t, "c1", audit[0].ID())
+	require.Equal(t, events.ActionCreate, audit[0].Change.Action)
+	require.Equal(t, device("d1", "A1"), audit[0].Change.PostChange)
+	require.Equal(t, "u1", audit[1].ID())
+	require.Equal(t, events.ActionUpdate, audit[1].Change.Action)
+	require.Equal(t, map[string]any{"serial": "B2"}, audit[1].Change.Snapshots().Differences.Added)
+	for _, m := range audit {
+		require.Equal(t, "device-audit", m.Hook)
+		require.Equal(t, "audit", m.Job)
+	}
+
+	cleanup := e.jobMessages("cleanup", 1)
+	require.Equal(t, "x1", cleanup[0].ID())
+	require.Equal(t, events.ActionDelete, cleanup[0].Change.Action)
+	require.Nil(t, cleanup[0].Change.PostChange, "no object on delete")
+	require.Equal(t, device("d1", "A1"), cleanup[0].Change.PreChange)
+	require.Equal(t, uint64(3), r.Stats().Routed)
+}
+
+func TestJobMessageHeaders(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate)
+	r := e.startRouter(router.Options{})
+	e.publish("c1", create("d1"))
+	e.waitRouted(r, 1)
+
+	stream, err := e.srv.JS.Stream(e.ctx, jhjs.StreamJobs)
+	require.NoError(t, err)
+	m, err := stream.GetLastMsgForSubject(e.ctx, "jobs.audit")
+	require.NoError(t, err)
+	require.Equal(t, "c1.device-audit", m.Header.Get(nats.MsgIdHdr))
+	require.Equal(t, "device-audit", m.Header.Get(events.HeaderHook))
+	require.Equal(t, "audit", m.Header.Get(events.HeaderJob))
+	for _, h := range []string{"ce-specversion", "ce-id", "ce-source", "ce-type", "ce-subject", "ce-time", "content-type"} {
+		require.NotEmpty(t, m.Header.Get(h), h)
+	}
+	require.Equal(t, "c1", m.Header.Get("ce-id"))
+	require.NotContains(t, string(m.Data), "params", "hook params never travel in job messages")
+}
+
+func TestHookChangesTakeEffectWithoutRestart(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.registerJob("sentinel", true)
+	e.putHook("sentinel", "sentinel", "dcim.site", events.ActionCreate)
+	r := e.startRouter(router.Options{})
+	site := &events.Change{Action: events.ActionCreate, ContentType: "dcim.site", PostChange: map[string]any{"name": "DC1"}}
+
+	// No hook yet: the change routes nothing. The router handles changes in
+	// order, so once the sentinel after it is routed, it was handled.
+	e.publish("before", create("d1"))
+	e.publish("s1", site)
+	e.jobMessages("sentinel", 1)
+
+	rev := e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate)
+	require.NoError(t, r.Hooks().WaitRevision(e.ctx, rev))
+	e.publish("during", create("d2"))
+	require.Equal(t, "during", e.jobMessages("audit", 1)[0].ID())
+
+	require.NoError(t, e.store.Delete(e.ctx, "device-audit", 0))
+	require.Eventually(t, func() bool { return r.Hooks().Index().Len() == 1 }, 10*time.Second, time.Millisecond)
+	e.publish("after", create("d3"))
+	e.publish("s2", site)
+	e.jobMessages("sentinel", 2)
+	e.jobMessages("audit", 1) // still only "during"
+}
+
+func TestTwoHooksOnOneChangeRunTwoJobs(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.registerJob("notify", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionUpdate)
+	e.putHook("device-notify", "notify", "dcim.device", events.ActionUpdate)
+	r := e.startRouter(router.Options{})
+	e.publish("u1", update("d1", "A1", "B2"))
+	e.waitRouted(r, 1)
+	require.Equal(t, "device-audit", e.jobMessages("audit", 1)[0].Hook)
+	require.Equal(t, "device-notify", e.jobMessages("notify", 1)[0].Hook)
+}
+
+func TestDisabledHookOrJobRoutesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.registerJob("sentinel", true)
+	e.putHook("sentinel", "sentinel", "dcim.device", events.ActionCreate)
+	_, err := e.store.Put(e.ctx, &hookconfig.Hook{Name: "off", Job: "audit", ContentTypes: []string{"dcim.device"}, Events: []events.Action{events.ActionCreate}}, 0)
+	require.NoError(t, err)
+	_, _, err = e.store.Modify(e.ctx, "off", func(h *hookconfig.Hook) error { h.Enabled = false; return nil })
+	require.NoError(t, err)
+	e.registerJob("paused", true)
+	e.putHook("on-paused-job", "paused", "dcim.device", events.ActionCreate)
+	e.registerJob("paused", false) // disabled after the hook was made
+
+	r := e.startRouter(router.Options{})
+	e.publish("c1", create("d1"))
+	e.waitRouted(r, 1)
+	e.jobMessages("sentinel", 1)
+	e.jobMessages("audit", 0)
+	e.jobMessages("paused", 0)
+	require.Equal(t, uint64(1), r.Stats().SkippedJob)
+	require.Contains(t, e.log.String(), "hook skipped: its job is disabled (receiver jobs enable paused)")
+}
+
+func TestLoopPreventionChangesFromJobsAreStoredNotRouted(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("serial-validator", true)
+	e.putHook("serial-check", "serial-validator", "dcim.device", events.ActionUpdate)
+	r := e.startRouter(router.Options{})
+
+	e.publish("revert", update("d1", "bad", "A1"), func(o *events.EventOptions) {
+		o.HookOrigin, o.CausationID = "serial-validator", "u1"
+	})
+	e.publish("u2", update("d1", "A1", "B2"))
+	e.waitRouted(r, 2)
+	msgs := e.jobMessages("serial-validator", 1)
+	require.Equal(t, "u2", msgs[0].ID())
+	require.Equal(t, uint64(1), r.Stats().SkippedLoop)
+
+	stream, err := e.srv.JS.Stream(e.ctx, jhjs.StreamChanges)
+	require.NoError(t, err)
+	stored, err := stream.GetMsg(e.ctx, 1)
+	require.NoError(t, err)
+	require.Equal(t, "serial-validator", stored.Header.Get("ce-hookorigin"), "the job's change is kept in CHANGES")
+}
+
+func TestInvalidChangeIsDeadLetteredAndValidOnesAroundItRoute(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate)
+	r := e.startRouter(router.Options{})
+
+	e.publish("c1", create("d1"))
+	bad := &nats.Msg{Subject: "changes.dcim.device.create", Header: nats.Header{
+		"ce-specversion": {"1.0"}, "ce-id": {"bad-1"}, "ce-source": {"cli"}, "ce-type": {"jobhooks.change.create"},
+	}, Data: []byte(`{"action":"create","content_type":"dcim.device"}`)}
+	_, err := e.srv.JS.PublishMsg(e.ctx, bad)
+	require.NoError(t, err)
+	e.publish("c2", create("d2"))
+	e.waitRouted(r, 3)
+
+	msgs := e.jobMessages("audit", 2)
+	require.Equal(t, "c1", msgs[0].ID())
+	require.Equal(t, "c2", msgs[1].ID())
+	require.Equal(t, uint64(1), r.Stats().DeadLettered)
+
+	stream, err := e.srv.JS.Stream(e.ctx, jhjs.StreamDeadLetter)
+	require.NoError(t, err)
+	dl, err := stream.GetLastMsgForSubject(e.ctx, events.DeadLetterChanges)
+	require.NoError(t, err)
+	require.Equal(t, "invalid change: a create needs postchange (the new object)", dl.Header.Get(events.HeaderError))
+	require.Equal(t, "bad-1", dl.Header.Get("ce-id"))
+	require.Equal(t, "changes.dcim.device.create", dl.Header.Get("Jobhooks-Subject"))
+	require.Equal(t, bad.Data, dl.Data)
+}
+
+func TestChangesStayInOrderPerJob(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionUpdate)
+	r := e.startRouter(router.Options{MaxPending: 16})
+	const n = 300
+	for i := range n {
+		_, err := e.pub.PublishAsync(update("d1", fmt.Sprint(i), fmt.Sprint(i+1)), events.EventOptions{ID: fmt.Sprintf("u%03d", i)})
+		require.NoError(t, err)
+	}
+	<-e.pub.PublishAsyncComplete()
+	e.waitRouted(r, n)
+	for i, m := range e.jobMessages("audit", n) {
+		require.Equal(t, fmt.Sprintf("u%03d", i), m.ID())
+	}
+}
+
+func TestCallbacksAddContext(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate, events.ActionDelete)
+	var callbacks router.Callbacks
+	var (
+		mu   sync.Mutex
+		seen []router.CallbackRequest
+	)
+	callbacks.Register("site", func(_ context.Context, req router.CallbackRequest) (map[string]any, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, req)
+		return map[string]any{"site": "DC1", "owner": "first"}, nil
+	})
+	callbacks.Register("broken", func(context.Context, router.CallbackRequest) (map[string]any, error) {
+		return map[string]any{"lost": true}, errors.New("CMDB unreachable")
+	})
+	callbacks.Register("panicky", func(context.Context, router.CallbackRequest) (map[string]any, error) {
+		panic("nil map")
+	})
+	callbacks.Register("owner", func(context.Context, router.CallbackRequest) (map[string]any, error) {
+		return map[string]any{"owner": "second"}, nil
+	})
+	r := e.startRouter(router.Options{Callbacks: &callbacks})
+	require.Panics(t, func() { callbacks.Register("late", nil) }, "registering after start is a programming error")
+
+	ch := create("d1")
+	ch.User, ch.RequestID = "admin", "req-1"
+	e.publish("c1", ch)
+	e.publish("x1", remove("d1"))
+	e.waitRouted(r, 2)
+	msgs := e.jobMessages("audit", 2)
+	require.Equal(t, map[string]any{"site": "DC1", "owner": "second"}, msgs[0].Context, "merged in registration order, later keys win; failures skipped")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, seen, 2)
+	require.Equal(t, router.CallbackRequest{ObjectType: "dcim.device", Event: events.ActionCreate, Data: device("d1", "A1"),
+		Request: router.RequestInfo{User: "admin", RequestID: "req-1", ChangeID: "c1"}}, seen[0])
+	require.Equal(t, device("d1", "A1"), seen[1].Data, "a delete passes the object as it was")
+	require.Contains(t, e.log.String(), "CMDB unreachable")
+	require.Contains(t, e.log.String(), "panic: nil map")
+}
