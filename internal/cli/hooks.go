@@ -1,0 +1,242 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/jobhooks/jobhooks/events"
+	"github.com/jobhooks/jobhooks/hookconfig"
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
+)
+
+const hooksUsage = `router hooks list | get NAME | put FILE|- | delete NAME | enable NAME | disable NAME [flags]`
+
+// Hooks runs `router hooks ...`: validated management of the job_hooks
+// bucket. It returns the exit code.
+func Hooks(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := subcommandFlags("router hooks", hooksUsage, stderr)
+	var conn jhjs.ConnOptions
+	conn.RegisterFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	revision := fs.Uint64("revision", 0, "put/delete: only if the hook is still at this revision (from `hooks get`)")
+	if len(args) == 0 {
+		fs.Usage()
+		return ExitUsage
+	}
+	verb := args[0]
+	if err := fs.Parse(args[1:]); err != nil {
+		return ExitUsage
+	}
+	operands := fs.Args()
+	wantOperands := 1
+	if verb == "list" {
+		wantOperands = 0
+	}
+	if len(operands) != wantOperands {
+		fmt.Fprintf(stderr, "router hooks %s: want %d argument(s), got %d\nusage: %s\n", verb, wantOperands, len(operands), hooksUsage)
+		return ExitUsage
+	}
+
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := dialJetStream(ctx, conn, "jobhooks router hooks", log)
+	if err != nil {
+		return reportError(stderr, err)
+	}
+	defer s.close()
+	hooksKV, err := s.bucket(ctx, jhjs.BucketJobHooks)
+	if err != nil {
+		return reportError(stderr, err)
+	}
+	jobsKV, err := s.bucket(ctx, jhjs.BucketJobs)
+	if err != nil {
+		return reportError(stderr, err)
+	}
+	store := hookconfig.NewStore(hooksKV, hookconfig.NewJobs(jobsKV))
+	h := hooksCmd{store: store, out: stdout, json: *asJSON}
+
+	switch verb {
+	case "list":
+		err = h.list(ctx)
+	case "get":
+		err = h.get(ctx, operands[0])
+	case "put":
+		err = h.put(ctx, operands[0], stdin, *revision)
+	case "delete":
+		err = h.delete(ctx, operands[0], *revision)
+	case "enable", "disable":
+		err = h.setEnabled(ctx, operands[0], verb == "enable")
+	default:
+		fmt.Fprintf(stderr, "router hooks: unknown command %q\nusage: %s\n", verb, hooksUsage)
+		return ExitUsage
+	}
+	if err != nil {
+		return reportError(stderr, err)
+	}
+	return ExitOK
+}
+
+// reportError prints err and returns the exit code that says what kind it is.
+func reportError(stderr io.Writer, err error) int {
+	fmt.Fprintln(stderr, "error:", err)
+	return exitCodeFor(err)
+}
+
+func exitCodeFor(err error) int {
+	switch {
+	case errors.Is(err, ErrUsage):
+		return ExitUsage
+	case errors.Is(err, hookconfig.ErrNotFound), errors.Is(err, hookconfig.ErrJobNotFound):
+		return ExitNotFound
+	case errors.Is(err, hookconfig.ErrRevisionMismatch), errors.Is(err, hookconfig.ErrConflict), errors.Is(err, hookconfig.ErrExists):
+		return ExitConflict
+	case errors.Is(err, hookconfig.ErrInvalidHook), errors.Is(err, hookconfig.ErrJobNotEnabled),
+		errors.Is(err, events.ErrInvalidHookName), errors.Is(err, events.ErrInvalidJobName):
+		return ExitInvalid
+	default:
+		return ExitError
+	}
+}
+
+type hooksCmd struct {
+	store *hookconfig.Store
+	out   io.Writer
+	json  bool
+}
+
+// hookView is a hook as `hooks get --json` prints it.
+type hookView struct {
+	*hookconfig.Hook
+	Revision uint64 `json:"revision"`
+	Error    string `json:"error,omitempty"`
+}
+
+func (h hooksCmd) list(ctx context.Context) error {
+	entries, err := h.store.List(ctx)
+	if err != nil {
+		return err
+	}
+	if h.json {
+		views := make([]hookView, 0, len(entries))
+		for _, e := range entries {
+			v := hookView{Hook: e.Hook, Revision: e.Revision}
+			if e.Err != nil {
+				v.Hook, v.Error = &hookconfig.Hook{Name: e.Name}, e.Err.Error()
+			}
+			views = append(views, v)
+		}
+		return JSON(h.out, views)
+	}
+	rows := make([][]string, 0, len(entries))
+	for _, e := range entries {
+		if e.Err != nil {
+			rows = append(rows, []string{e.Name, "-", "-", "-", "-", fmt.Sprint(e.Revision), "INVALID: " + e.Err.Error()})
+			continue
+		}
+		rows = append(rows, []string{e.Name, e.Hook.Job, formatBool(e.Hook.Enabled), joinActions(e.Hook.Events),
+			strings.Join(e.Hook.ContentTypes, ","), fmt.Sprint(e.Revision), "ok"})
+	}
+	return Table(h.out, []string{"NAME", "JOB", "ENABLED", "EVENTS", "CONTENT TYPES", "REVISION", "STATUS"}, rows)
+}
+
+func (h hooksCmd) get(ctx context.Context, name string) error {
+	hook, rev, err := h.store.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	if h.json {
+		return JSON(h.out, hookView{Hook: hook, Revision: rev})
+	}
+	params := "{}"
+	if len(hook.Params) > 0 {
+		params = string(hook.Params)
+	}
+	return Table(h.out, []string{"FIELD", "VALUE"}, [][]string{
+		{"name", hook.Name}, {"job", hook.Job}, {"enabled", formatBool(hook.Enabled)}, {"events", joinActions(hook.Events)},
+		{"content types", strings.Join(hook.ContentTypes, ",")}, {"params", params}, {"revision", fmt.Sprint(rev)},
+	})
+}
+
+func (h hooksCmd) put(ctx context.Context, file string, stdin io.Reader, revision uint64) error {
+	var data []byte
+	var err error
+	if file == "-" {
+		data, err = io.ReadAll(stdin)
+	} else {
+		data, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return fmt.Errorf("read hook: %w", err)
+	}
+	hook, err := hookconfig.DecodeHook(data)
+	if err != nil {
+		return err
+	}
+	verb := "updated"
+	if revision == 0 {
+		// No revision given: create, or replace the current version. The
+		// store still refuses if someone writes between our read and write.
+		_, current, err := h.store.Get(ctx, hook.Name)
+		switch {
+		case errors.Is(err, hookconfig.ErrNotFound):
+			verb = "created"
+		case err != nil && !errors.Is(err, hookconfig.ErrInvalidHook):
+			return err
+		}
+		revision = current
+	}
+	rev, err := h.store.Put(ctx, hook, revision)
+	if err != nil {
+		return err
+	}
+	return h.done(hook, rev, verb)
+}
+
+func (h hooksCmd) delete(ctx context.Context, name string, revision uint64) error {
+	if err := h.store.Delete(ctx, name, revision); err != nil {
+		return err
+	}
+	if h.json {
+		return JSON(h.out, map[string]any{"name": name, "deleted": true})
+	}
+	_, err := fmt.Fprintf(h.out, "hook %s deleted\n", name)
+	return err
+}
+
+func (h hooksCmd) setEnabled(ctx context.Context, name string, enabled bool) error {
+	hook, rev, err := h.store.Modify(ctx, name, func(hook *hookconfig.Hook) error {
+		hook.Enabled = enabled
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return h.done(hook, rev, map[bool]string{true: "enabled", false: "disabled"}[enabled])
+}
+
+func (h hooksCmd) done(hook *hookconfig.Hook, rev uint64, verb string) error {
+	if h.json {
+		return JSON(h.out, hookView{Hook: hook, Revision: rev})
+	}
+	_, err := fmt.Fprintf(h.out, "hook %s %s (revision %d)\n", hook.Name, verb, rev)
+	return err
+}
+
+func formatBool(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func joinActions(actions []events.Action) string {
+	s := make([]string, len(actions))
+	for i, a := range actions {
+		s[i] = string(a)
+	}
+	return strings.Join(s, ",")
+}
