@@ -144,10 +144,12 @@ func checkFree(addr string) error {
 	return l.Close()
 }
 
-// serverLogger adapts nats-server's logger interface to slog.
+// serverLogger adapts nats-server's logger interface to slog. The server's
+// notices (its start-up banner, every connection) go to debug: at info the
+// embedding program's own lines should be what a person reads.
 type serverLogger struct{ l *slog.Logger }
 
-func (s serverLogger) Noticef(format string, v ...any) { s.l.Info(fmt.Sprintf(format, v...)) }
+func (s serverLogger) Noticef(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
 func (s serverLogger) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
 func (s serverLogger) Fatalf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
 func (s serverLogger) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }

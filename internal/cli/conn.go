@@ -56,3 +56,24 @@ func subcommandFlags(name string, usage string, stderr interface{ Write([]byte) 
 	}
 	return fs
 }
+
+// parseInterspersed parses flags wherever they appear among the operands
+// (`hooks get NAME --json` as well as `hooks get --json NAME`), returning
+// the operands in order. "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var operands []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return operands, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(operands, rest...), nil
+		}
+		operands = append(operands, rest[0])
+		args = rest[1:]
+	}
+}

@@ -24,15 +24,15 @@ func Hooks(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	conn.RegisterFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
 	revision := fs.Uint64("revision", 0, "put/delete: only if the hook is still at this revision (from `hooks get`)")
-	if len(args) == 0 {
+	operands, err := parseInterspersed(fs, args)
+	if err != nil {
+		return ExitUsage
+	}
+	if len(operands) == 0 {
 		fs.Usage()
 		return ExitUsage
 	}
-	verb := args[0]
-	if err := fs.Parse(args[1:]); err != nil {
-		return ExitUsage
-	}
-	operands := fs.Args()
+	verb, operands := operands[0], operands[1:]
 	wantOperands := 1
 	if verb == "list" {
 		wantOperands = 0
@@ -90,12 +90,13 @@ func exitCodeFor(err error) int {
 	switch {
 	case errors.Is(err, ErrUsage):
 		return ExitUsage
+	case errors.Is(err, hookconfig.ErrJobNotEnabled): // before not-found: it wraps ErrJobNotFound
+		return ExitInvalid
 	case errors.Is(err, hookconfig.ErrNotFound), errors.Is(err, hookconfig.ErrJobNotFound):
 		return ExitNotFound
 	case errors.Is(err, hookconfig.ErrRevisionMismatch), errors.Is(err, hookconfig.ErrConflict), errors.Is(err, hookconfig.ErrExists):
 		return ExitConflict
-	case errors.Is(err, hookconfig.ErrInvalidHook), errors.Is(err, hookconfig.ErrJobNotEnabled),
-		errors.Is(err, events.ErrInvalidHookName), errors.Is(err, events.ErrInvalidJobName):
+	case errors.Is(err, hookconfig.ErrInvalidHook), errors.Is(err, events.ErrInvalidHookName), errors.Is(err, events.ErrInvalidJobName):
 		return ExitInvalid
 	default:
 		return ExitError

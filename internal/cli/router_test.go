@@ -1,0 +1,91 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/jobhooks/jobhooks/internal/cli"
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
+	"github.com/jobhooks/jobhooks/jetstream/jstest"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runRouter runs the router command until it logs "router ready", then
+// stops it and returns its exit code and log.
+func runRouter(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, log syncBuffer
+	code := make(chan int, 1)
+	go func() { code <- cli.Router(ctx, args, strings.NewReader(""), &out, &log) }()
+	require.Eventually(t, func() bool { return strings.Contains(log.String(), "router ready") },
+		30*time.Second, 5*time.Millisecond, "router log:\n%s", log.String())
+	cancel()
+	select {
+	case c := <-code:
+		return c, log.String()
+	case <-time.After(30 * time.Second):
+		t.Fatalf("router did not stop; log:\n%s", log.String())
+		return 0, ""
+	}
+}
+
+func TestRouterStartsAnEmbeddedServerWithoutURL(t *testing.T) {
+	t.Setenv(jhjs.EnvURL, "")
+	dir := t.TempDir()
+	code, log := runRouter(t, "--listen", "127.0.0.1:0", "--data-dir", dir)
+	require.Equal(t, cli.ExitOK, code, log)
+	first := strings.SplitN(log, "\n", 2)[0]
+	require.Contains(t, first, "started an embedded JetStream server", "the first log line says so")
+	require.Contains(t, first, "data_dir="+dir)
+	require.Contains(t, log, "try next")
+	require.Contains(t, log, "JetStream stream created")
+
+	// Restarted on the same data: everything is there already.
+	code, log = runRouter(t, "--listen", "127.0.0.1:0", "--data-dir", dir)
+	require.Equal(t, cli.ExitOK, code, log)
+	require.NotContains(t, log, "created")
+}
+
+func TestRouterConnectsToAGivenServer(t *testing.T) {
+	srv := jstest.Start(t)
+	code, log := runRouter(t, "--nats-url", srv.URL, "--changes-max-age", "1d")
+	require.Equal(t, cli.ExitOK, code, log)
+	require.Contains(t, log, "connected to NATS")
+	require.NotContains(t, log, "embedded")
+	stream, err := srv.JS.Stream(context.Background(), jhjs.StreamChanges)
+	require.NoError(t, err)
+	require.Equal(t, 24*time.Hour, stream.CachedInfo().Config.MaxAge)
+}
+
+func TestRouterUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{"--no-such-flag"}, {"extra"}, {"--log-level", "loud"}, {"--replicas", "0", "--nats-url", "nats://127.0.0.1:1"}} {
+		var out, log bytes.Buffer
+		code := cli.Router(context.Background(), args, strings.NewReader(""), &out, &log)
+		require.NotEqual(t, cli.ExitOK, code, "%v", args)
+		require.NotEmpty(t, log.String())
+	}
+}
