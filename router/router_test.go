@@ -156,7 +156,9 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-func device(id, serial string) map[string]any { return map[string]any{"id": id, "name": "edge-" + id, "serial": serial} }
+func device(id, serial string) map[string]any {
+	return map[string]any{"id": id, "name": "edge-" + id, "serial": serial}
+}
 
 func create(id string) *events.Change {
 	return &events.Change{Action: events.ActionCreate, ContentType: "dcim.device", ObjectID: id, PostChange: device(id, "A1")}
