@@ -109,12 +109,16 @@ type pendingChange struct {
 // buckets, before the first change is routed), and routes until ctx ends.
 // It returns nil on a clean stop.
 func (r *Router) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx) // ends the watchers however Run returns
+	defer cancel()
 	r.callbacks = r.opts.Callbacks.freeze()
 	cons, err := jhjs.EnsureConsumer(ctx, r.js, jhjs.StreamChanges, jhjs.RouterConsumerConfig(), jhjs.WithLogger(r.log))
 	if err != nil {
 		return err
 	}
-	if err := r.loadTables(ctx); err != nil {
+	err = r.loadTables(ctx)
+	defer r.waitWatchers(cancel)
+	if err != nil {
 		return err
 	}
 	r.log.Info("router ready", "hooks", r.hooks.Index().Len(), "consumer", jhjs.ConsumerRouter)
@@ -152,6 +156,17 @@ func (r *Router) Run(ctx context.Context) error {
 		return nil
 	}
 	return runErr
+}
+
+// waitWatchers stops the table watchers and waits until they have ended.
+func (r *Router) waitWatchers(cancel context.CancelFunc) {
+	cancel()
+	if r.hooks != nil {
+		<-r.hooks.Done()
+	}
+	if r.jobs != nil {
+		<-r.jobs.done
+	}
 }
 
 func (r *Router) loadTables(ctx context.Context) error {
@@ -200,15 +215,15 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, boo
 		return p, true
 	}
 	hooks := r.hooks.Index().Lookup(ce.Change.ContentType, ce.Change.Action)
-	var context map[string]any
+	var extra map[string]any // what context callbacks add, computed once per change
 	for _, h := range hooks {
 		if !r.jobEnabled(h) {
 			continue
 		}
 		if p.jobs == nil && len(r.callbacks) > 0 {
-			context = runCallbacks(ctx, r.log, r.callbacks, callbackRequest(ce))
+			extra = runCallbacks(ctx, r.log, r.callbacks, callbackRequest(ce))
 		}
-		job, err := events.NewJobMsg(ce, h.Name, h.Job, context)
+		job, err := events.NewJobMsg(ce, h.Name, h.Job, extra)
 		if err != nil {
 			// Only an unencodable event gets here, and Decode accepted it.
 			r.deadLetter(ctx, m, fmt.Errorf("build job message for hook %s: %w", h.Name, err))
