@@ -405,3 +405,23 @@ func TestCallbacksAddContext(t *testing.T) {
 	require.Contains(t, e.log.String(), "CMDB unreachable")
 	require.Contains(t, e.log.String(), "panic: nil map")
 }
+
+func TestJobEnabledLaterRoutesWithoutRestart(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate)
+	e.registerJob("audit", false)
+	r := e.startRouter(router.Options{})
+
+	e.publish("c1", create("d1"))
+	e.waitRouted(r, 1)
+	require.Equal(t, uint64(1), r.Stats().SkippedJob)
+
+	e.registerJob("audit", true)
+	require.Eventually(t, func() bool {
+		e.publish(fmt.Sprintf("probe-%d", r.Stats().Changes), create("d2"))
+		e.waitRouted(r, r.Stats().Changes)
+		return r.Stats().Routed > 0
+	}, 10*time.Second, time.Millisecond, "enabling the job takes effect without a restart")
+	require.NotEqual(t, "c1", e.jobMessages("audit", 1)[0].ID(), "a change skipped while the job was disabled is not routed later")
+}
