@@ -1,0 +1,262 @@
+package receiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/jobhooks/jobhooks/events"
+	"github.com/jobhooks/jobhooks/hookconfig"
+)
+
+const (
+	// abandonAfter is how long a receiver may take to return once its
+	// context has ended (timeout or shutdown). Go cannot stop a goroutine:
+	// one that ignores its context is abandoned, its attempt counted as
+	// errored, and its goroutine left to finish on its own.
+	abandonAfter = 10 * time.Second
+	// settleTimeout bounds each write that settles an attempt (result
+	// record, dead letter); settling never depends on the job's context.
+	settleTimeout = 10 * time.Second
+	// deadLetterTries is how often storing a dead letter is tried before
+	// giving up: a message on its last delivery is never redelivered, so a
+	// failed store leaves it in JOBS, unacknowledged.
+	deadLetterTries = 4
+)
+
+// outcome is how an attempt ended.
+type outcome struct {
+	err       error
+	panicked  bool
+	stack     []byte
+	timedOut  bool
+	abandoned bool
+	aborted   bool // cancelled by a shutdown
+}
+
+// errored reports an outcome whose final status is errored, not failed.
+func (o outcome) errored() bool { return o.panicked || o.timedOut || o.abandoned || o.aborted }
+
+// attempt runs one delivery of a job message and settles it: result record,
+// then ack, nak with back-off, or dead letter and term.
+func (j *jobRunner) attempt(d *delivery) {
+	jm := d.jm
+	n := d.attempts()
+	maxAttempts := j.consumerCfg.MaxDeliver
+	final := n >= maxAttempts
+	ctx, cancel := j.settleContext()
+	defer cancel()
+
+	change := &Change{Change: jm.Change, ID: jm.ID(), Hook: jm.Hook, Context: jm.Context, Event: jm.Event}
+	logger := j.logger.With("hook", jm.Hook, "change_id", change.ID, "attempt", n)
+	job := &Job{name: j.name, attempt: n, maxAttempts: maxAttempts, change: change, logger: logger, publisher: j.publisher}
+
+	res := &Result{
+		Hook: jm.Hook, Job: j.name, ChangeID: change.ID, Status: StatusRunning, Attempts: n,
+		Created: d.meta.Timestamp.UTC(), Started: time.Now().UTC(),
+	}
+	if prev, err := j.results.Get(ctx, res.Key()); err == nil {
+		res.Logs = prev.Logs // earlier attempts, or an earlier replay
+	}
+	res.Logs = append(res.Logs, LogEntry{Time: res.Started, Level: LevelInfo,
+		Message: fmt.Sprintf("Running job %s (attempt %d of %d)", j.name, n, maxAttempts)})
+	if err := j.results.put(ctx, res); err != nil {
+		logger.Error("cannot record the job's start", "error", err)
+	}
+
+	var o outcome
+	if change.Params, o.err = j.params(ctx, jm.Hook, job); o.err == nil {
+		o = j.invoke(job, change)
+	}
+
+	res.Logs = append(res.Logs, job.entries()...)
+	note := func(level Level, msg string) {
+		res.Logs = append(res.Logs, LogEntry{Time: time.Now().UTC(), Level: level, Message: msg})
+	}
+	if o.panicked {
+		note(LevelError, fmt.Sprintf("%v\n%s", o.err, o.stack))
+		logger.Error("job panicked", "error", o.err, "stack", string(o.stack))
+	}
+	if o.err != nil {
+		res.Error = o.err.Error()
+	}
+	var settle func() error
+	switch {
+	case job.Failed():
+		res.Status = StatusFailed
+		note(LevelInfo, "Job failed: it logged a failure; not retried")
+		settle = d.msg.Ack
+	case o.err == nil:
+		res.Status = StatusCompleted
+		note(LevelSuccess, "Job completed")
+		settle = d.msg.Ack
+	case o.aborted && !final:
+		res.Status = StatusRetrying
+		note(LevelError, fmt.Sprintf("Attempt %d of %d interrupted: the receiver shut down; released to another receiver", n, maxAttempts))
+		settle = d.msg.Nak
+	case !final:
+		res.Status = StatusRetrying
+		delay := j.opts.Consumer.RetryDelay(uint64(n))
+		note(LevelError, fmt.Sprintf("Attempt %d of %d failed: %v; retrying in %s", n, maxAttempts, o.err, delay))
+		settle = func() error { return d.msg.NakWithDelay(delay) }
+	default:
+		res.Status = StatusFailed
+		if o.errored() {
+			res.Status = StatusErrored
+		}
+		subject, _ := events.DeadLetterJobSubject(j.name)
+		if err := j.deadLetter(d, o.err.Error()); err != nil {
+			note(LevelError, fmt.Sprintf("Attempt %d of %d failed: %v; giving up, but the dead letter could not be stored (%v): the message stays in the JOBS stream, sequence %d",
+				n, maxAttempts, o.err, err, d.meta.Sequence.Stream))
+			logger.Error("cannot dead-letter a job message", "error", err, "stream_seq", d.meta.Sequence.Stream)
+			settle = func() error { return nil }
+		} else {
+			note(LevelError, fmt.Sprintf("Attempt %d of %d failed: %v; giving up: dead-lettered to %s", n, maxAttempts, o.err, subject))
+			settle = d.msg.Term
+		}
+	}
+	now := time.Now().UTC()
+	res.Completed = &now
+	ctx, cancel = j.settleContext() // the first may have expired while the job ran
+	defer cancel()
+	if err := j.results.put(ctx, res); err != nil {
+		logger.Error("cannot record the job's result", "error", err)
+	}
+	if err := settle(); err != nil {
+		logger.Warn("cannot settle the job message; the server will redeliver it", "error", err)
+	}
+	args := []any{"status", res.Status, "duration", now.Sub(res.Started)}
+	switch res.Status {
+	case StatusCompleted:
+		logger.Info("job completed", args...)
+	case StatusRetrying:
+		logger.Warn("job attempt failed; will retry", append(args, "error", res.Error)...)
+	default:
+		logger.Error("job "+string(res.Status), append(args, "error", res.Error)...)
+	}
+}
+
+// params reads the hook's params from the job_hooks bucket. A hook that is
+// gone (deleted after routing) gives nil params; the job still runs, as it
+// would in Nautobot.
+func (j *jobRunner) params(ctx context.Context, hook string, job *Job) ([]byte, error) {
+	h, _, err := j.hooks.Get(ctx, hook)
+	switch {
+	case errors.Is(err, hookconfig.ErrNotFound):
+		job.logger.Debug("hook no longer exists; running without params")
+		return nil, nil
+	case errors.Is(err, hookconfig.ErrInvalidHook):
+		job.Warning(fmt.Sprintf("hook %q is invalid in the job_hooks bucket (%v); running without its params", hook, err))
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read the params of hook %q: %w", hook, err)
+	}
+	return h.Params, nil
+}
+
+// invoke calls the receiver with the per-job timeout, recovering a panic.
+func (j *jobRunner) invoke(job *Job, ch *Change) outcome {
+	ctx, cancel := context.WithTimeoutCause(j.jobCtx, j.opts.Timeout, ErrTimeout)
+	defer cancel()
+	var object map[string]any
+	if ch.Action != events.ActionDelete {
+		object = ch.PostChange
+	}
+	done := make(chan outcome, 1) // an abandoned receiver must not block
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- outcome{err: fmt.Errorf("%w: %v", ErrPanic, v), panicked: true, stack: debug.Stack()}
+			}
+		}()
+		done <- outcome{err: j.receiver.ReceiveJobHook(ctx, job, ch, ch.Action, object)}
+	}()
+	var o outcome
+	select {
+	case o = <-done:
+	case <-ctx.Done():
+		t := time.NewTimer(abandonAfter)
+		select {
+		case o = <-done:
+			t.Stop()
+		case <-t.C:
+			o = outcome{abandoned: true, err: fmt.Errorf("the receiver did not return within %s after its context ended; abandoned it", abandonAfter)}
+		}
+	}
+	if o.err != nil && !o.panicked && ctx.Err() != nil {
+		switch cause := context.Cause(ctx); {
+		case errors.Is(cause, ErrTimeout):
+			o.timedOut = true
+			o.err = fmt.Errorf("%w after %s: %w", ErrTimeout, j.opts.Timeout, o.err)
+		case errors.Is(cause, ErrShutdown):
+			o.aborted = true
+		}
+	}
+	return o
+}
+
+// settleContext bounds one settling step. It does not end with the job's
+// context: an attempt cut short by a shutdown is still recorded.
+func (j *jobRunner) settleContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(j.jobCtx), settleTimeout)
+}
+
+// reject dead-letters a message that is not a valid job message: running
+// it again cannot help.
+func (j *jobRunner) reject(d *delivery) {
+	j.logger.Error("dead-lettering an invalid job message", "error", d.err, "subject", d.msg.Subject())
+	if err := j.deadLetter(d, "invalid job message: "+d.err.Error()); err != nil {
+		j.logger.Error("cannot dead-letter an invalid job message; retrying later", "error", err)
+		_ = d.msg.NakWithDelay(j.opts.Consumer.RetryDelay(uint64(d.attempts())))
+		return
+	}
+	if err := d.msg.Term(); err != nil {
+		j.logger.Warn("cannot terminate a dead-lettered message", "error", err)
+	}
+}
+
+// release gives a message that did not run back to the server, for another
+// receiver. On its last delivery the server would not redeliver it, so it
+// is dead-lettered instead, to be replayed.
+func (j *jobRunner) release(d *delivery, why string) {
+	if d.attempts() < j.consumerCfg.MaxDeliver {
+		if err := d.msg.Nak(); err != nil {
+			j.logger.Warn("cannot release a job message; the server will redeliver it", "error", err)
+		}
+		return
+	}
+	if err := j.deadLetter(d, why+" on its last delivery; replay it to run it"); err != nil {
+		j.logger.Error("cannot dead-letter a job message on its last delivery", "error", err, "stream_seq", d.meta.Sequence.Stream)
+		return
+	}
+	_ = d.msg.Term()
+}
+
+// deadLetter stores d on deadletter.jobs.<job>, trying a few times.
+func (j *jobRunner) deadLetter(d *delivery, reason string) error {
+	var seq uint64
+	if d.meta != nil {
+		seq = d.meta.Sequence.Stream
+	}
+	m, err := deadLetterMsg(j.name, d.msg, seq, reason, d.attempts())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := j.settleContext()
+	defer cancel()
+	wait := 100 * time.Millisecond
+	for try := 1; ; try++ {
+		_, err = j.js.PublishMsg(ctx, m)
+		if err == nil || try == deadLetterTries {
+			return err
+		}
+		select {
+		case <-time.After(wait):
+			wait *= 2
+		case <-ctx.Done():
+			return err
+		}
+	}
+}

@@ -1,0 +1,8 @@
+// Package builtin holds the jobs the receiver command runs out of the box:
+//
+//   - log: logs each change and its differences into the job result;
+//   - serial-validator: the Nautobot docs' serial-validation receiver, done
+//     right (it does not crash on create, where there is no old value).
+//
+// Register adds them to a receiver.Registry.
+package builtin

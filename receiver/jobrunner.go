@@ -1,0 +1,380 @@
+package receiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jobhooks/jobhooks/events"
+	"github.com/jobhooks/jobhooks/hookconfig"
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
+)
+
+// Restart pacing when a job's message iterator ends on its own (consumer
+// deleted, connection closed and reopened, …).
+const (
+	restartFirst = time.Second
+	restartMax   = 30 * time.Second
+)
+
+type jobRunnerConfig struct {
+	name        string
+	receiver    Receiver
+	opts        Options
+	js          jetstream.JetStream
+	consumer    jetstream.Consumer
+	consumerCfg jetstream.ConsumerConfig
+	hooks       *hookconfig.Store
+	results     *Results
+	publisher   *events.Publisher
+	logger      *slog.Logger
+}
+
+// jobRunner runs one job: it follows the job's enabled flag, pulls its
+// messages while it is enabled, runs them with bounded concurrency in
+// per-object order, and settles each one.
+type jobRunner struct {
+	jobRunnerConfig
+
+	gate    *gate
+	held    chan struct{} // slots of messages taken from the iterator, not yet settled
+	running chan struct{} // slots of running attempts
+	queue   keyQueue
+	beats   heartbeats
+	pullers sync.WaitGroup
+	workers sync.WaitGroup
+	ended   chan *puller  // a puller whose iterator closed
+	stop    chan struct{} // closed when the runner's context ends
+
+	// jobCtx parents every attempt's context. It outlives the runner's
+	// context so running jobs can finish, and is cancelled with
+	// ErrShutdown when the drain timeout expires.
+	jobCtx context.Context
+	abort  context.CancelCauseFunc
+}
+
+// delivery is a message the runner holds until it settles it.
+type delivery struct {
+	msg  jetstream.Msg
+	meta *jetstream.MsgMetadata
+	jm   *events.JobMessage
+	err  error  // why the message is not a valid job message
+	key  string // what must not be reordered: the object
+	slot bool   // holds a held slot
+}
+
+func (d *delivery) attempts() int {
+	if d.meta == nil {
+		return 0
+	}
+	return int(d.meta.NumDelivered)
+}
+
+func newJobRunner(c jobRunnerConfig) *jobRunner {
+	return &jobRunner{
+		jobRunnerConfig: c,
+		gate:            newGate(),
+		held:            make(chan struct{}, c.opts.Concurrency),
+		running:         make(chan struct{}, c.opts.Concurrency),
+		ended:           make(chan *puller),
+		stop:            make(chan struct{}),
+	}
+}
+
+// puller is one enabled period's message iterator and the goroutine that
+// feeds its messages to the workers.
+type puller struct {
+	it       jetstream.MessagesContext
+	draining chan struct{}
+	once     sync.Once
+}
+
+// drain stops fetching; messages already buffered are still handed out.
+func (p *puller) drain() {
+	p.once.Do(func() {
+		close(p.draining)
+		p.it.Drain()
+	})
+}
+
+// run runs the job until ctx ends. ready is called once the job's enabled
+// flag has been read.
+func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready func()) error {
+	j.jobCtx, j.abort = context.WithCancelCause(context.WithoutCancel(ctx))
+	defer j.abort(ErrShutdown)
+
+	w, err := jobsKV.Watch(ctx, j.name)
+	if err != nil {
+		return fmt.Errorf("job %s: watch the %s bucket: %w", j.name, jhjs.BucketJobs, err)
+	}
+	defer stopWatch(w)
+
+	beatCtx, stopBeats := context.WithCancel(context.WithoutCancel(ctx))
+	beatsDone := make(chan struct{})
+	go func() {
+		defer close(beatsDone)
+		j.beats.run(beatCtx, max(j.opts.Consumer.AckWait/3, time.Millisecond), j.logger)
+	}()
+	defer func() {
+		stopBeats()
+		<-beatsDone
+	}()
+
+	var (
+		current  *puller
+		updates  = w.Updates()
+		restart  *time.Timer
+		restartC <-chan time.Time
+		backoff  = restartFirst
+		initial  = true
+	)
+	defer func() {
+		if restart != nil {
+			restart.Stop()
+		}
+	}()
+	retryLater := func() {
+		restart = time.NewTimer(backoff)
+		restartC = restart.C
+		backoff = min(2*backoff, restartMax)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			j.shutdown(current)
+			return nil
+
+		case e, ok := <-updates:
+			if !ok {
+				updates = nil
+				if ctx.Err() != nil {
+					continue // ctx.Done is ready too
+				}
+				j.shutdown(current)
+				return fmt.Errorf("job %s: %w", j.name, ErrWatchClosed)
+			}
+			if e == nil {
+				if initial {
+					initial = false
+					if !j.gate.isOpen() {
+						j.logger.Warn("job is disabled: its messages wait until it is enabled (receiver jobs enable " + j.name + ")")
+					}
+					ready()
+				}
+				continue
+			}
+			enabled := j.enabledIn(e)
+			was := j.gate.isOpen()
+			j.gate.set(enabled)
+			switch {
+			case enabled && current == nil && restartC == nil:
+				if current, err = j.startPull(); err != nil {
+					j.shutdown(nil)
+					return err
+				}
+			case !enabled && current != nil:
+				current.drain()
+				current = nil
+			}
+			if !initial && enabled != was {
+				j.logger.Info("job "+map[bool]string{true: "enabled", false: "disabled"}[enabled], "revision", e.Revision())
+			}
+
+		case p := <-j.ended:
+			if p != current {
+				continue // drained on purpose
+			}
+			current = nil
+			j.logger.Error("stopped receiving messages unexpectedly; restarting", "in", backoff)
+			retryLater()
+
+		case <-restartC:
+			restartC = nil
+			if !j.gate.isOpen() {
+				continue
+			}
+			// The consumer may have been deleted: recreate it.
+			cons, err := jhjs.EnsureConsumer(ctx, j.js, jhjs.StreamJobs, j.consumerCfg, jhjs.WithLogger(j.logger))
+			if err != nil {
+				j.logger.Error("cannot restore the consumer; retrying", "error", err, "in", backoff)
+				retryLater()
+				continue
+			}
+			j.consumer = cons
+			if current, err = j.startPull(); err != nil {
+				j.shutdown(nil)
+				return err
+			}
+		}
+	}
+}
+
+// enabledIn reads the enabled flag from the job's jobs bucket entry. A
+// deleted or invalid registration counts as disabled.
+func (j *jobRunner) enabledIn(e jetstream.KeyValueEntry) bool {
+	if e.Operation() != jetstream.KeyValuePut {
+		j.logger.Warn("job registration deleted from the jobs bucket: not running the job until a receiver registers it again (restart one)")
+		return false
+	}
+	job, err := hookconfig.DecodeJob(e.Value())
+	if err != nil {
+		j.logger.Warn("invalid job registration: not running the job", "error", err)
+		return false
+	}
+	return job.Enabled
+}
+
+// startPull starts pulling messages, a few at a time: PullMaxMessages of
+// Concurrency keeps the client's buffer, whose messages nobody heartbeats,
+// small (nats.go#1929).
+func (j *jobRunner) startPull() (*puller, error) {
+	it, err := j.consumer.Messages(jetstream.PullMaxMessages(j.opts.Concurrency))
+	if err != nil {
+		return nil, fmt.Errorf("job %s: consume %s: %w", j.name, j.consumerCfg.Durable, err)
+	}
+	p := &puller{it: it, draining: make(chan struct{})}
+	j.pullers.Add(1)
+	go func() {
+		defer j.pullers.Done()
+		j.pull(p)
+		select {
+		case j.ended <- p:
+		case <-j.stop:
+		}
+	}()
+	return p, nil
+}
+
+// pull hands p's messages to the workers until p's iterator closes. While
+// fetching it holds at most Concurrency messages; once draining it takes
+// what is buffered regardless, as those messages would otherwise sit there
+// without heartbeats.
+func (j *jobRunner) pull(p *puller) {
+	for {
+		slot := false
+		select {
+		case j.held <- struct{}{}:
+			slot = true
+		case <-p.draining:
+		}
+		msg, err := p.it.Next()
+		if err != nil {
+			if slot {
+				<-j.held
+			}
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return
+			}
+			j.logger.Warn("receiving messages", "error", err)
+			continue
+		}
+		j.dispatch(msg, slot)
+	}
+}
+
+// dispatch queues msg behind earlier messages about the same object.
+func (j *jobRunner) dispatch(msg jetstream.Msg, slot bool) {
+	d := &delivery{msg: msg, slot: slot}
+	j.beats.add(msg)
+	d.meta, d.err = msg.Metadata()
+	if d.err == nil {
+		d.jm, d.err = events.DecodeJobMessage(msg.Subject(), msg.Headers(), msg.Data())
+	}
+	if d.err == nil {
+		// The hook names the result key, so it must be a valid name.
+		d.err = events.ValidateHookName(d.jm.Hook)
+	}
+	switch {
+	case d.err != nil:
+		d.key = fmt.Sprintf("invalid\x00%p", d) // no order to keep
+	case d.jm.Change.ObjectID != "":
+		d.key = d.jm.Change.ContentType + "\x00" + d.jm.Change.ObjectID
+	default:
+		d.key = "change\x00" + d.jm.ID()
+	}
+	if j.queue.push(d) {
+		j.workers.Add(1)
+		go j.work(d.key)
+	}
+}
+
+// work runs the messages of one object, in order.
+func (j *jobRunner) work(key string) {
+	defer j.workers.Done()
+	for {
+		d, ok := j.queue.next(key)
+		if !ok {
+			return
+		}
+		j.handle(d)
+	}
+}
+
+func (j *jobRunner) handle(d *delivery) {
+	defer func() {
+		j.beats.remove(d.msg)
+		if d.slot {
+			<-j.held
+		}
+	}()
+	if d.err != nil {
+		j.reject(d)
+		return
+	}
+	if !j.waitTurn() {
+		j.release(d, "the receiver stopped before the job ran")
+		return
+	}
+	defer func() { <-j.running }()
+	j.attempt(d)
+}
+
+// waitTurn waits until the job is enabled and a running slot is free. It
+// returns false when the runner stops first.
+func (j *jobRunner) waitTurn() bool {
+	if !j.gate.wait(j.stop) {
+		return false
+	}
+	select {
+	case j.running <- struct{}{}:
+	case <-j.stop:
+		return false
+	}
+	select {
+	case <-j.stop:
+		<-j.running
+		return false
+	default:
+		return true
+	}
+}
+
+// shutdown stops fetching, waits for running jobs (within the drain
+// timeout, then cancels them) and releases every message not yet run.
+func (j *jobRunner) shutdown(current *puller) {
+	close(j.stop)
+	if current != nil {
+		current.drain()
+	}
+	j.logger.Info("stopping: fetching no more messages, letting running jobs finish", "drain_timeout", j.opts.DrainTimeout)
+	done := make(chan struct{})
+	go func() {
+		j.pullers.Wait()
+		j.workers.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(j.opts.DrainTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		j.logger.Warn("drain timeout: cancelling running jobs and releasing their messages", "drain_timeout", j.opts.DrainTimeout)
+		j.abort(ErrShutdown)
+		<-done
+	}
+}

@@ -1,0 +1,86 @@
+package receiver
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/jobhooks/jobhooks/events"
+)
+
+// JobInfo describes a job when it is registered in the jobs bucket.
+type JobInfo struct {
+	// Description is shown by `receiver jobs list`.
+	Description string
+	// ApprovalRequired is recorded but ignored, with a warning: job hooks
+	// bypass approval, as in Nautobot.
+	ApprovalRequired bool
+	// Enabled enables the job when it is first registered. Once the job is
+	// in the jobs bucket, its enabled flag belongs to the operator and a
+	// restart keeps it.
+	Enabled bool
+}
+
+// Registry maps job names to receivers, as http.ServeMux maps patterns to
+// handlers. The zero value is ready to use; it is safe for concurrent use.
+type Registry struct {
+	mu   sync.RWMutex
+	jobs map[string]entry
+}
+
+type entry struct {
+	info     JobInfo
+	receiver Receiver
+}
+
+// NewRegistry returns an empty Registry.
+func NewRegistry() *Registry { return &Registry{} }
+
+// Handle registers r as the receiver of job name. Like http.ServeMux, it
+// panics on a programming error: an invalid job name (see
+// events.ValidateJobName), a nil receiver or a name registered twice.
+func (reg *Registry) Handle(name string, info JobInfo, r Receiver) {
+	if err := events.ValidateJobName(name); err != nil {
+		panic("receiver: " + err.Error())
+	}
+	if r == nil {
+		panic("receiver: nil receiver for job " + name)
+	}
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if _, dup := reg.jobs[name]; dup {
+		panic("receiver: multiple registrations for job " + name)
+	}
+	if reg.jobs == nil {
+		reg.jobs = make(map[string]entry)
+	}
+	reg.jobs[name] = entry{info: info, receiver: r}
+}
+
+// HandleFunc registers f as the receiver of job name.
+func (reg *Registry) HandleFunc(name string, info JobInfo, f func(ctx context.Context, job *Job, change *Change, action events.Action, object map[string]any) error) {
+	if f == nil {
+		panic("receiver: nil receiver for job " + name)
+	}
+	reg.Handle(name, info, ReceiverFunc(f))
+}
+
+// Names returns the registered job names, sorted.
+func (reg *Registry) Names() []string {
+	reg.mu.RLock()
+	defer reg.mu.RUnlock()
+	names := make([]string, 0, len(reg.jobs))
+	for name := range reg.jobs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Lookup returns the receiver and info of job name.
+func (reg *Registry) Lookup(name string) (Receiver, JobInfo, bool) {
+	reg.mu.RLock()
+	defer reg.mu.RUnlock()
+	e, ok := reg.jobs[name]
+	return e.receiver, e.info, ok
+}

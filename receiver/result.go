@@ -1,0 +1,202 @@
+package receiver
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jobhooks/jobhooks/events"
+)
+
+// Status is a job result's status.
+type Status string
+
+// Statuses of a job result.
+const (
+	// StatusRunning: an attempt is running.
+	StatusRunning Status = "running"
+	// StatusCompleted: the receiver returned nil and logged no failure.
+	StatusCompleted Status = "completed"
+	// StatusFailed: the receiver logged a failure (final, not retried), or
+	// its last attempt returned an error.
+	StatusFailed Status = "failed"
+	// StatusErrored: the last attempt panicked or timed out.
+	StatusErrored Status = "errored"
+	// StatusRetrying: an attempt returned an error, panicked or timed out,
+	// and another will come.
+	StatusRetrying Status = "retrying"
+)
+
+// Final reports whether no further attempt will change the result.
+func (s Status) Final() bool {
+	return s == StatusCompleted || s == StatusFailed || s == StatusErrored
+}
+
+// Result is a job's result record, the value of key <hook>.<id> in the
+// job_results bucket (see ResultKey). One record covers every attempt of a
+// job message: Attempts is the latest attempt, and Logs keeps the entries
+// of all of them.
+type Result struct {
+	Hook      string     `json:"hook"`
+	Job       string     `json:"job"`
+	ChangeID  string     `json:"change_id"`
+	Status    Status     `json:"status"`
+	Attempts  int        `json:"attempts"`
+	Created   time.Time  `json:"created"`   // when the job message was stored
+	Started   time.Time  `json:"started"`   // when the latest attempt started
+	Completed *time.Time `json:"completed"` // when it ended; null while running
+	Logs      []LogEntry `json:"logs"`
+	Error     string     `json:"error"` // why the latest attempt failed; "" if it did not
+}
+
+// Key returns the result's key in job_results.
+func (r *Result) Key() string { return ResultKey(r.Hook, r.ChangeID) }
+
+var plainID = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// ResultKey returns the job_results key of a hook's job for a change:
+// <hook>.<id>, where id is the change id when it has only [A-Za-z0-9_-],
+// else "sha-" and the first 32 hex digits of its SHA-256.
+func ResultKey(hook, changeID string) string {
+	if plainID.MatchString(changeID) {
+		return hook + "." + changeID
+	}
+	sum := sha256.Sum256([]byte(changeID))
+	return hook + ".sha-" + hex.EncodeToString(sum[:])[:32]
+}
+
+// Limits that keep a result record well under the server's message size.
+const (
+	maxLogEntries = 500
+	maxLogMessage = 8 << 10
+)
+
+// Results reads job results from the job_results bucket.
+type Results struct {
+	kv jetstream.KeyValue
+}
+
+// NewResults returns a reader of kv, the job_results bucket.
+func NewResults(kv jetstream.KeyValue) *Results { return &Results{kv: kv} }
+
+// ResultFilter selects results; zero fields select all.
+type ResultFilter struct {
+	Hook   string
+	Job    string
+	Status Status
+}
+
+func (f ResultFilter) match(r *Result) bool {
+	return (f.Hook == "" || r.Hook == f.Hook) &&
+		(f.Job == "" || r.Job == f.Job) &&
+		(f.Status == "" || r.Status == f.Status)
+}
+
+// Get returns the result stored at key; ErrResultNotFound if there is none.
+func (rs *Results) Get(ctx context.Context, key string) (*Result, error) {
+	e, err := rs.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
+		return nil, fmt.Errorf("%w: %q", ErrResultNotFound, key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get job result %q: %w", key, err)
+	}
+	return decodeResult(e.Key(), e.Value())
+}
+
+// List returns the results f selects, oldest first (by created, then key).
+// Values that are not valid records are left out and reported together in
+// the error, so callers can still show the rest.
+func (rs *Results) List(ctx context.Context, f ResultFilter) ([]*Result, error) {
+	keys := jetstream.AllKeys
+	if f.Hook != "" {
+		if err := events.ValidateHookName(f.Hook); err != nil {
+			return nil, err
+		}
+		keys = f.Hook + ".*"
+	}
+	w, err := rs.kv.Watch(ctx, keys, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("list job results: %w", err)
+	}
+	defer stopWatch(w)
+	var (
+		out     []*Result
+		invalid []error
+	)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, fmt.Errorf("list job results: %w", ErrWatchClosed)
+			}
+			if e == nil {
+				slices.SortFunc(out, func(a, b *Result) int {
+					return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.Key(), b.Key()))
+				})
+				return out, errors.Join(invalid...)
+			}
+			r, err := decodeResult(e.Key(), e.Value())
+			if err != nil {
+				invalid = append(invalid, err)
+				continue
+			}
+			if f.match(r) {
+				out = append(out, r)
+			}
+		}
+	}
+}
+
+func decodeResult(key string, value []byte) (*Result, error) {
+	var r Result
+	if err := json.Unmarshal(value, &r); err != nil {
+		return nil, fmt.Errorf("job result %q: %w", key, err)
+	}
+	return &r, nil
+}
+
+// put stores r under its key.
+func (rs *Results) put(ctx context.Context, r *Result) error {
+	if n := len(r.Logs); n > maxLogEntries {
+		dropped := LogEntry{Time: r.Logs[n-maxLogEntries].Time, Level: LevelWarning,
+			Message: fmt.Sprintf("%d earlier log entries dropped", n-maxLogEntries+1)}
+		r.Logs = append([]LogEntry{dropped}, r.Logs[n-maxLogEntries+1:]...)
+	}
+	for i := range r.Logs {
+		if m := r.Logs[i].Message; len(m) > maxLogMessage {
+			r.Logs[i].Message = strings.ToValidUTF8(m[:maxLogMessage], "") + "…"
+		}
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode job result %s: %w", r.Key(), err)
+	}
+	if _, err := rs.kv.Put(ctx, r.Key(), data); err != nil {
+		return fmt.Errorf("store job result %s: %w", r.Key(), err)
+	}
+	return nil
+}
+
+// stopWatch stops w and drains its updates in the background: nats.go's
+// watch callback blocks while the channel is full and closes it only after
+// the callback returns, so an undrained watch would leak its goroutine.
+func stopWatch(w jetstream.KeyWatcher) {
+	_ = w.Stop() // fails only if already stopped
+	go func() {
+		for range w.Updates() {
+		}
+	}()
+}

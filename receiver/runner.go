@@ -1,0 +1,213 @@
+package receiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jobhooks/jobhooks/events"
+	"github.com/jobhooks/jobhooks/hookconfig"
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
+)
+
+// Defaults of Options.
+const (
+	DefaultConcurrency  = 4
+	DefaultTimeout      = 5 * time.Minute
+	DefaultDrainTimeout = 30 * time.Second
+	DefaultSource       = "jobhooks://receiver"
+)
+
+// Options tune a Runner; zero fields take the defaults.
+type Options struct {
+	// Jobs are the registered jobs to run; default all of the Registry's.
+	Jobs []string
+	// Concurrency is how many messages of each job run at once (default
+	// 4). Changes to the same object always run one at a time, in order.
+	Concurrency int
+	// Consumer sets each job's durable consumer receiver-<job>: attempts
+	// (MaxDeliver), back-off between them, AckWait and MaxAckPending (see
+	// jhjs.ReceiverConsumerOptions). Every process sharing a consumer
+	// should use the same settings: the last one to start wins.
+	Consumer jhjs.ReceiverConsumerOptions
+	// Timeout bounds one attempt (default 5m): the receiver's context is
+	// cancelled with cause ErrTimeout, and the attempt counts as errored.
+	Timeout time.Duration
+	// DrainTimeout bounds how long Run, once its context ends, lets running
+	// jobs finish (default 30s). Then their contexts are cancelled with
+	// cause ErrShutdown and their messages released to other receivers.
+	DrainTimeout time.Duration
+	// EnableNew enables jobs registered for the first time, whatever their
+	// JobInfo says.
+	EnableNew bool
+	// Source is the ce-source of the changes jobs publish (default
+	// "jobhooks://receiver").
+	Source string
+	// Logger receives the runner's and the jobs' logs (default
+	// slog.Default()).
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults(reg *Registry) Options {
+	if len(o.Jobs) == 0 {
+		o.Jobs = reg.Names()
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	o.Consumer = o.Consumer.WithDefaults()
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.DrainTimeout == 0 {
+		o.DrainTimeout = DefaultDrainTimeout
+	}
+	if o.Source == "" {
+		o.Source = DefaultSource
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+func (o Options) validate(reg *Registry) error {
+	var errs []error
+	if len(o.Jobs) == 0 {
+		errs = append(errs, errors.New("no jobs to run: register at least one"))
+	}
+	for i, name := range o.Jobs {
+		if _, _, ok := reg.Lookup(name); !ok {
+			errs = append(errs, fmt.Errorf("%w: %q (registered: %v)", ErrUnknownJob, name, reg.Names()))
+		} else if slices.Contains(o.Jobs[:i], name) {
+			errs = append(errs, fmt.Errorf("job %q listed twice", name))
+		}
+	}
+	if o.Concurrency < 1 {
+		errs = append(errs, fmt.Errorf("concurrency must be at least 1, got %d", o.Concurrency))
+	}
+	if o.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("timeout must be positive, got %s", o.Timeout))
+	}
+	if o.DrainTimeout < 0 {
+		errs = append(errs, fmt.Errorf("drain timeout must be positive, got %s", o.DrainTimeout))
+	}
+	if _, err := jhjs.ReceiverConsumerConfig("validate", o.Consumer); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrOptions, err)
+	}
+	return nil
+}
+
+// Runner runs the receivers of a Registry: for each job it registers the
+// job in the jobs bucket, follows its enabled flag, consumes jobs.<job>
+// through the durable consumer receiver-<job> (shared with any other
+// process running the job) and records every run in job_results.
+type Runner struct {
+	js    jetstream.JetStream
+	reg   *Registry
+	opts  Options
+	ready chan struct{}
+}
+
+// NewRunner returns a Runner of reg's jobs on js. Options are checked by
+// Run.
+func NewRunner(js jetstream.JetStream, reg *Registry, opts Options) *Runner {
+	return &Runner{js: js, reg: reg, opts: opts, ready: make(chan struct{})}
+}
+
+// Ready is closed once every job is registered, its consumer exists and its
+// enabled flag has been read (and, if enabled, it is consuming).
+func (r *Runner) Ready() <-chan struct{} { return r.ready }
+
+// Run runs the jobs until ctx ends, then stops fetching, lets running jobs
+// finish (within Options.DrainTimeout), releases the messages it holds and
+// returns nil. It returns an error if it cannot start (invalid options,
+// JetStream unavailable) or if it loses the jobs bucket watch. Call it
+// once.
+func (r *Runner) Run(ctx context.Context) error {
+	opts := r.opts.withDefaults(r.reg)
+	if err := opts.validate(r.reg); err != nil {
+		return err
+	}
+	logger := opts.Logger
+	if err := createMissing(ctx, r.js, logger); err != nil {
+		return err
+	}
+	buckets := make(map[string]jetstream.KeyValue)
+	for _, name := range []string{jhjs.BucketJobs, jhjs.BucketJobHooks, jhjs.BucketJobResults} {
+		kv, err := r.js.KeyValue(ctx, name)
+		if err != nil {
+			return fmt.Errorf("open KV bucket %s: %w", name, err)
+		}
+		buckets[name] = kv
+	}
+	jobsKV := buckets[jhjs.BucketJobs]
+	hooks := hookconfig.NewStore(buckets[jhjs.BucketJobHooks], hookconfig.NewJobs(jobsKV))
+	results := NewResults(buckets[jhjs.BucketJobResults])
+	publisher := events.NewPublisher(r.js, opts.Source)
+
+	runners := make([]*jobRunner, 0, len(opts.Jobs))
+	for _, name := range opts.Jobs {
+		rcv, info, _ := r.reg.Lookup(name)
+		if _, err := register(ctx, jobsKV, name, info, opts.EnableNew, logger); err != nil {
+			return err
+		}
+		cfg, err := jhjs.ReceiverConsumerConfig(name, opts.Consumer)
+		if err != nil {
+			return err
+		}
+		cons, err := jhjs.EnsureConsumer(ctx, r.js, jhjs.StreamJobs, cfg, jhjs.WithLogger(logger))
+		if err != nil {
+			return err
+		}
+		runners = append(runners, newJobRunner(jobRunnerConfig{
+			name: name, receiver: rcv, opts: opts, js: r.js, consumer: cons, consumerCfg: cfg,
+			hooks: hooks, results: results, publisher: publisher, logger: logger.With("job", name),
+		}))
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		wg      sync.WaitGroup
+		readyWG sync.WaitGroup
+		errMu   sync.Mutex
+		runErr  error
+	)
+	readyWG.Add(len(runners))
+	for _, jr := range runners {
+		ready := sync.OnceFunc(readyWG.Done)
+		wg.Go(func() {
+			defer ready() // also when the job fails before it is ready
+			if err := jr.run(ctx, jobsKV, ready); err != nil {
+				errMu.Lock()
+				runErr = errors.Join(runErr, err)
+				errMu.Unlock()
+				cancel(err) // one job failing stops the others
+			}
+		})
+	}
+	readyDone := make(chan struct{})
+	go func() {
+		readyWG.Wait()
+		close(readyDone)
+	}()
+	<-readyDone
+	if ctx.Err() == nil {
+		close(r.ready)
+		logger.Info("receiver ready", "jobs", opts.Jobs, "concurrency", opts.Concurrency)
+	}
+	wg.Wait()
+	errMu.Lock()
+	defer errMu.Unlock()
+	return runErr
+}
