@@ -3,7 +3,6 @@ package events
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/nats-io/nats.go"
 )
@@ -81,8 +80,8 @@ func DecodeJobMessage(subject string, header nats.Header, data []byte) (*JobMess
 	if err != nil {
 		return nil, err
 	}
-	m := &JobMessage{ChangeEvent: *ch, Job: job, Hook: headerValue(header, HeaderHook)}
-	if h := headerValue(header, HeaderJob); h != "" && h != job {
+	m := &JobMessage{ChangeEvent: *ch, Job: job, Hook: HeaderValue(header, HeaderHook)}
+	if h := HeaderValue(header, HeaderJob); h != "" && h != job {
 		return nil, fmt.Errorf("%w: header %s %q does not match subject %q", ErrInvalidChange, HeaderJob, h, subject)
 	}
 	if m.Hook == "" {
@@ -107,17 +106,4 @@ func changeSubjectOf(data []byte) string {
 	}
 	_ = json.Unmarshal(data, &head)
 	return ChangesPrefix + "." + head.ContentType + "." + string(head.Action)
-}
-
-// headerValue reads a header whatever the case of its name.
-func headerValue(h nats.Header, name string) string {
-	if v := h.Get(name); v != "" {
-		return v
-	}
-	for k, v := range h {
-		if strings.EqualFold(k, name) && len(v) > 0 {
-			return v[0]
-		}
-	}
-	return ""
 }

@@ -70,3 +70,14 @@ func TestDecodeJobMessageInvalid(t *testing.T) {
 	_, err = events.DecodeJobMessage(msg.Subject, msg.Header, []byte(`{"action":"update","content_type":"dcim.device"}`))
 	require.ErrorContains(t, err, "an update needs postchange")
 }
+
+func TestHeaderHelpers(t *testing.T) {
+	h := nats.Header{"JOBHOOKS-HOOK": {"x"}, "Jobhooks-Job": {"y"}}
+	require.Equal(t, "x", events.HeaderValue(h, events.HeaderHook), "any case")
+	require.Equal(t, "y", events.HeaderValue(h, events.HeaderJob))
+	require.Empty(t, events.HeaderValue(h, events.HeaderError))
+
+	require.Equal(t, "a b c", events.HeaderReason("a\nb\r\n  c"), "one line")
+	long := events.HeaderReason(string(make([]byte, 5000)) + "x")
+	require.LessOrEqual(t, len(long), 1024+len("…"))
+}

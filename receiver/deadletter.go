@@ -18,9 +18,6 @@ import (
 // deadLetterJobsPrefix starts the subject of every job dead letter.
 const deadLetterJobsPrefix = events.DeadLetterPrefix + ".jobs."
 
-// maxErrorHeader bounds the Jobhooks-Error header.
-const maxErrorHeader = 1024
-
 // DeadLetter is a job message that exhausted its attempts (or could not be
 // decoded), as stored on deadletter.jobs.<job>: the original headers and
 // body, plus why and after how many attempts.
@@ -108,10 +105,10 @@ func newDeadLetter(raw *jetstream.RawStreamMsg) *DeadLetter {
 	if dl.Header == nil {
 		dl.Header = nats.Header{}
 	}
-	dl.Hook = headerValue(dl.Header, events.HeaderHook)
-	dl.ChangeID = headerValue(dl.Header, events.HeaderPrefix+"id")
-	dl.Error = headerValue(dl.Header, events.HeaderError)
-	dl.Attempts, _ = strconv.Atoi(headerValue(dl.Header, events.HeaderAttempts))
+	dl.Hook = events.HeaderValue(dl.Header, events.HeaderHook)
+	dl.ChangeID = events.HeaderValue(dl.Header, events.HeaderPrefix+"id")
+	dl.Error = events.HeaderValue(dl.Header, events.HeaderError)
+	dl.Attempts, _ = strconv.Atoi(events.HeaderValue(dl.Header, events.HeaderAttempts))
 	return dl
 }
 
@@ -184,30 +181,7 @@ func deadLetterMsg(job string, msg jetstream.Msg, streamSeq uint64, reason strin
 		orig = "jobs." + job
 	}
 	h.Set(nats.MsgIdHdr, fmt.Sprintf("%s.deadletter-%d", orig, streamSeq))
-	h.Set(events.HeaderError, headerSafe(reason))
+	h.Set(events.HeaderError, events.HeaderReason(reason))
 	h.Set(events.HeaderAttempts, strconv.Itoa(attempts))
 	return &nats.Msg{Subject: subject, Header: h, Data: msg.Data()}, nil
-}
-
-// headerSafe makes s one line of bounded length: header values cannot hold
-// line breaks.
-func headerSafe(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > maxErrorHeader {
-		s = s[:maxErrorHeader] + "…"
-	}
-	return s
-}
-
-// headerValue reads a header whatever the case of its name.
-func headerValue(h nats.Header, name string) string {
-	if v := h.Get(name); v != "" {
-		return v
-	}
-	for k, v := range h {
-		if strings.EqualFold(k, name) && len(v) > 0 {
-			return v[0]
-		}
-	}
-	return ""
 }

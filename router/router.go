@@ -344,7 +344,7 @@ func (r *Router) deadLetter(ctx context.Context, m jetstream.Msg, reason error) 
 	for k, v := range m.Headers() {
 		dl.Header[k] = v
 	}
-	dl.Header.Set(events.HeaderError, reason.Error())
+	dl.Header.Set(events.HeaderError, events.HeaderReason(reason.Error()))
 	dl.Header.Set("Jobhooks-Subject", m.Subject())
 	if meta, err := m.Metadata(); err == nil {
 		// One dead letter per stored change, however often it is delivered.

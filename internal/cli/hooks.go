@@ -3,15 +3,19 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/jobhooks/jobhooks/events"
 	"github.com/jobhooks/jobhooks/hookconfig"
 	jhjs "github.com/jobhooks/jobhooks/jetstream"
+	"github.com/jobhooks/jobhooks/receiver"
 )
 
 const hooksUsage = `router hooks list | get NAME | put FILE|- | delete NAME | enable NAME | disable NAME [flags]`
@@ -25,6 +29,9 @@ func Hooks(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
 	revision := fs.Uint64("revision", 0, "put/delete: only if the hook is still at this revision (from `hooks get`)")
 	operands, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
 	if err != nil {
 		return ExitUsage
 	}
@@ -88,15 +95,17 @@ func reportError(stderr io.Writer, err error) int {
 
 func exitCodeFor(err error) int {
 	switch {
-	case errors.Is(err, ErrUsage):
+	case errors.Is(err, ErrUsage), errors.Is(err, receiver.ErrOptions):
 		return ExitUsage
 	case errors.Is(err, hookconfig.ErrJobNotEnabled): // before not-found: it wraps ErrJobNotFound
 		return ExitInvalid
-	case errors.Is(err, hookconfig.ErrNotFound), errors.Is(err, hookconfig.ErrJobNotFound):
+	case errors.Is(err, hookconfig.ErrNotFound), errors.Is(err, hookconfig.ErrJobNotFound),
+		errors.Is(err, receiver.ErrResultNotFound), errors.Is(err, receiver.ErrDeadLetterNotFound):
 		return ExitNotFound
-	case errors.Is(err, hookconfig.ErrRevisionMismatch), errors.Is(err, hookconfig.ErrConflict), errors.Is(err, hookconfig.ErrExists):
+	case errors.Is(err, hookconfig.ErrRevisionMismatch), errors.Is(err, hookconfig.ErrConflict), errors.Is(err, hookconfig.ErrExists),
+		errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 		return ExitConflict
-	case errors.Is(err, hookconfig.ErrInvalidHook), errors.Is(err, events.ErrInvalidHookName), errors.Is(err, events.ErrInvalidJobName):
+	case errors.Is(err, hookconfig.ErrInvalidHook), errors.Is(err, hookconfig.ErrInvalidJob), errors.Is(err, events.ErrInvalidHookName), errors.Is(err, events.ErrInvalidJobName):
 		return ExitInvalid
 	default:
 		return ExitError

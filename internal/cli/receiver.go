@@ -10,11 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jobhooks/jobhooks/events"
-	"github.com/jobhooks/jobhooks/hookconfig"
 	jhjs "github.com/jobhooks/jobhooks/jetstream"
 	"github.com/jobhooks/jobhooks/receiver"
 	"github.com/jobhooks/jobhooks/receiver/builtin"
@@ -77,12 +74,7 @@ type receiverCmd struct {
 // flags returns a flag set for the subcommand name with the connection
 // flags and, if withJSON, --json.
 func (c *receiverCmd) flags(name, usage string, withJSON bool) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "Usage: %s\n\nFlags:\n", usage)
-		fs.PrintDefaults()
-	}
+	fs := subcommandFlags(name, usage, c.stderr)
 	c.conn.URLs = []string{ReceiverDefaultURL}
 	c.conn.Name = "jobhooks " + name
 	c.conn.RegisterFlags(fs)
@@ -90,23 +82,6 @@ func (c *receiverCmd) flags(name, usage string, withJSON bool) *flag.FlagSet {
 		fs.BoolVar(&c.json, "json", false, "print JSON, for scripts")
 	}
 	return fs
-}
-
-// parse parses flags wherever they are among the arguments, and returns
-// the positional arguments.
-func (c *receiverCmd) parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }
 
 // parseExit turns a flag parsing error into an exit code: 0 for -h.
@@ -125,37 +100,7 @@ func (c *receiverCmd) usageError(fs *flag.FlagSet, format string, args ...any) i
 }
 
 // fail reports err and returns the exit code that says what happened.
-func (c *receiverCmd) fail(err error) int {
-	fmt.Fprintln(c.stderr, "error:", err)
-	switch {
-	case errors.Is(err, ErrUsage), errors.Is(err, receiver.ErrOptions):
-		return ExitUsage
-	case errors.Is(err, receiver.ErrResultNotFound), errors.Is(err, receiver.ErrDeadLetterNotFound),
-		errors.Is(err, hookconfig.ErrJobNotFound):
-		return ExitNotFound
-	case errors.Is(err, events.ErrInvalidJobName), errors.Is(err, events.ErrInvalidHookName),
-		errors.Is(err, hookconfig.ErrInvalidJob):
-		return ExitInvalid
-	case errors.Is(err, jetstream.ErrKeyRevisionMismatch):
-		return ExitConflict
-	default:
-		return ExitError
-	}
-}
-
-// connect connects with the parsed connection flags.
-func (c *receiverCmd) connect(ctx context.Context, logger *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := jhjs.Connect(ctx, c.conn, logger)
-	if err != nil {
-		return nil, nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("JetStream: %w", err)
-	}
-	return nc, js, nil
-}
+func (c *receiverCmd) fail(err error) int { return reportError(c.stderr, err) }
 
 // bucket opens a KV bucket; nil, without error, if it does not exist yet.
 func (c *receiverCmd) bucket(ctx context.Context, js jetstream.JetStream, name string) (jetstream.KeyValue, error) {
@@ -173,12 +118,12 @@ func (c *receiverCmd) bucket(ctx context.Context, js jetstream.JetStream, name s
 func (c *receiverCmd) admin(ctx context.Context, fn func(ctx context.Context, js jetstream.JetStream) error) int {
 	ctx, cancel := context.WithTimeout(ctx, receiverAdminTimeout)
 	defer cancel()
-	nc, js, err := c.connect(ctx, nil)
+	s, err := dialJetStream(ctx, c.conn, c.conn.Name, nil)
 	if err != nil {
 		return c.fail(err)
 	}
-	defer nc.Close()
-	if err := fn(ctx, js); err != nil {
+	defer s.close()
+	if err := fn(ctx, s.js); err != nil {
 		return c.fail(err)
 	}
 	return ExitOK
@@ -224,7 +169,7 @@ func (c *receiverCmd) run(ctx context.Context, args []string) int {
 	fs.BoolVar(&opts.EnableNew, "enable", false, "enable jobs registered for the first time (otherwise: receiver jobs enable NAME)")
 	fs.StringVar(&opts.Source, "source", receiver.DefaultSource, "ce-source of the changes jobs publish")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
-	pos, err := c.parse(fs, args)
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return c.parseExit(err)
 	}
@@ -242,18 +187,18 @@ func (c *receiverCmd) run(ctx context.Context, args []string) int {
 
 	reg := receiver.NewRegistry()
 	builtin.Register(reg)
-	nc, js, err := c.connect(ctx, logger)
+	s, err := dialJetStream(ctx, c.conn, c.conn.Name, logger)
 	if err != nil {
 		return c.fail(err)
 	}
 	defer func() {
 		// Send the last acks before leaving.
-		if err := nc.FlushTimeout(5 * time.Second); err != nil {
+		if err := s.nc.FlushTimeout(5 * time.Second); err != nil {
 			logger.Warn("flushing the NATS connection", "error", err)
 		}
-		nc.Close()
+		s.close()
 	}()
-	if err := receiver.NewRunner(js, reg, opts).Run(ctx); err != nil {
+	if err := receiver.NewRunner(s.js, reg, opts).Run(ctx); err != nil {
 		return c.fail(err)
 	}
 	logger.Info("receiver stopped")

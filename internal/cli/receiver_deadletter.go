@@ -26,7 +26,7 @@ func (c *receiverCmd) deadletter(ctx context.Context, args []string) int {
 	fs := c.flags("receiver deadletter", usage, true)
 	fs.StringVar(&job, "job", "", "only this job's dead letters")
 	fs.BoolVar(&all, "all", false, "replay: every dead letter (of --job)")
-	pos, err := c.parse(fs, args)
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return c.parseExit(err)
 	}

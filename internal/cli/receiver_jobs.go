@@ -15,7 +15,7 @@ import (
 func (c *receiverCmd) jobs(ctx context.Context, args []string) int {
 	const usage = "receiver jobs list | enable NAME | disable NAME [flags]"
 	fs := c.flags("receiver jobs", usage, true)
-	pos, err := c.parse(fs, args)
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return c.parseExit(err)
 	}

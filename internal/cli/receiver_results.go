@@ -21,7 +21,7 @@ func (c *receiverCmd) results(ctx context.Context, args []string) int {
 	fs.StringVar(&f.Hook, "hook", "", "list: only this hook's results")
 	fs.StringVar(&f.Job, "job", "", "list: only this job's results")
 	fs.StringVar((*string)(&f.Status), "status", "", "list: only results with this status (running, completed, failed, errored, retrying)")
-	pos, err := c.parse(fs, args)
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return c.parseExit(err)
 	}

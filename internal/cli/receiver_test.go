@@ -123,7 +123,7 @@ func TestReceiverJobsCommands(t *testing.T) {
 		{[]string{"jobs", "frob"}, cli.ExitUsage, `unknown action "frob"`},
 		{[]string{"jobs"}, cli.ExitUsage, "missing action"},
 		{[]string{"jobs", "list", "--bogus"}, cli.ExitUsage, "flag provided but not defined"},
-		{[]string{"jobs", "list", "-h"}, cli.ExitOK, "Usage: receiver jobs"},
+		{[]string{"jobs", "list", "-h"}, cli.ExitOK, "usage: receiver jobs"},
 		{[]string{"frob"}, cli.ExitUsage, `unknown subcommand "frob"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -277,7 +277,7 @@ func TestReceiverRunFlags(t *testing.T) {
 		{[]string{"--max-deliver", "2", "--backoff", "1s,2s,3s"}, cli.ExitUsage, "back-off has 3 delays but max deliver is 2"},
 		{[]string{"--backoff", "soon"}, cli.ExitUsage, "want durations like 1s,5s,30s"},
 		{[]string{"stray"}, cli.ExitUsage, `receiver: unknown subcommand "stray"`},
-		{[]string{"-h"}, cli.ExitOK, "Usage: receiver [flags]"},
+		{[]string{"-h"}, cli.ExitOK, "usage: receiver [flags]"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			_, stderr, code := receiverCLI(t, s, tc.args...)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,6 +36,9 @@ func Router(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	dataDir := fs.String("data-dir", jhjs.DefaultDataDir, "embedded server: JetStream store directory")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
 		return ExitUsage
 	}
 	if fs.NArg() > 0 {
