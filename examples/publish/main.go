@@ -11,6 +11,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -22,24 +23,29 @@ import (
 )
 
 func main() {
-	var conn jhjs.ConnOptions
-	conn.RegisterFlags(flag.CommandLine)
-	objectID := flag.String("object-id", "dev-1", "the device's id")
-	name := flag.String("name", "edge-01", "the device's name")
-	serial := flag.String("serial", "", "the device's serial after the change")
-	oldSerial := flag.String("old-serial", "", "the serial before the change; empty publishes a create")
-	user := flag.String("user", "admin", "who made the change")
-	flag.Parse()
-	if err := run(conn, *objectID, *name, *serial, *oldSerial, *user); err != nil {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
 }
 
-func run(conn jhjs.ConnOptions, objectID, name, serial, oldSerial, user string) error {
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var conn jhjs.ConnOptions
+	conn.RegisterFlags(fs)
+	objectID := fs.String("object-id", "dev-1", "the device's id")
+	name := fs.String("name", "edge-01", "the device's name")
+	serial := fs.String("serial", "", "the device's serial after the change")
+	oldSerial := fs.String("old-serial", "", "the serial before the change; empty publishes a create")
+	changedBy := fs.String("changed-by", "admin", "who made the change")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	nc, err := jhjs.Connect(ctx, conn, slog.Default())
+	nc, err := jhjs.Connect(ctx, conn, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return err
 	}
@@ -50,18 +56,18 @@ func run(conn jhjs.ConnOptions, objectID, name, serial, oldSerial, user string) 
 	}
 
 	device := func(serial string) map[string]any {
-		return map[string]any{"id": objectID, "name": name, "serial": serial}
+		return map[string]any{"id": *objectID, "name": *name, "serial": serial}
 	}
-	ch := &events.Change{Action: events.ActionCreate, ContentType: "dcim.device", ObjectID: objectID,
-		ObjectRepr: name, User: user, Time: time.Now().UTC(), PostChange: device(serial)}
-	if oldSerial != "" {
-		ch.Action, ch.PreChange = events.ActionUpdate, device(oldSerial)
+	ch := &events.Change{Action: events.ActionCreate, ContentType: "dcim.device", ObjectID: *objectID,
+		ObjectRepr: *name, User: *changedBy, Time: time.Now().UTC(), PostChange: device(*serial)}
+	if *oldSerial != "" {
+		ch.Action, ch.PreChange = events.ActionUpdate, device(*oldSerial)
 	}
 	ack, err := events.NewPublisher(js, "jobhooks://examples/publish").Publish(ctx, ch, events.EventOptions{})
 	if err != nil {
 		return err
 	}
 	subject, _ := ch.Subject()
-	fmt.Printf("published %s of %s to %s (stream %s, sequence %d)\n", ch.Action, objectID, subject, ack.Stream, ack.Sequence)
+	fmt.Fprintf(stdout, "published %s of %s to %s (stream %s, sequence %d)\n", ch.Action, *objectID, subject, ack.Stream, ack.Sequence)
 	return nil
 }
