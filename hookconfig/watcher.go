@@ -175,7 +175,7 @@ func (w *Watcher) run(ctx context.Context) {
 				loading = false
 				break
 			}
-			rev = max(rev, w.apply(hooks, e))
+			rev = max(rev, w.apply(hooks, e, slog.LevelDebug))
 		}
 	}
 	w.publish(hooks, rev)
@@ -193,7 +193,7 @@ func (w *Watcher) run(ctx context.Context) {
 				w.err = w.closedErr(ctx)
 				return
 			}
-			rev = max(rev, w.apply(hooks, e))
+			rev = max(rev, w.apply(hooks, e, slog.LevelInfo))
 		drain:
 			for range maxBatch - 1 {
 				select {
@@ -201,7 +201,7 @@ func (w *Watcher) run(ctx context.Context) {
 					if !ok {
 						break drain // published below; the next receive stops
 					}
-					rev = max(rev, w.apply(hooks, e))
+					rev = max(rev, w.apply(hooks, e, slog.LevelInfo))
 				default:
 					break drain
 				}
@@ -211,9 +211,11 @@ func (w *Watcher) run(ctx context.Context) {
 	}
 }
 
-// apply applies one entry to hooks and returns its revision. A nil entry
+// apply applies one entry to hooks and returns its revision, logging the
+// change at level (info once live: an operator wants to see hook edits
+// take effect; debug during the initial load, which may be thousands). A nil entry
 // (nats.go sends one marker only, but be safe) changes nothing.
-func (w *Watcher) apply(hooks map[string]*Hook, e jetstream.KeyValueEntry) uint64 {
+func (w *Watcher) apply(hooks map[string]*Hook, e jetstream.KeyValueEntry, level slog.Level) uint64 {
 	if e == nil {
 		return 0
 	}
@@ -222,7 +224,7 @@ func (w *Watcher) apply(hooks map[string]*Hook, e jetstream.KeyValueEntry) uint6
 	case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
 		delete(hooks, key)
 		w.setInvalid(key, nil)
-		w.log.Debug("hook removed", "key", key, "revision", e.Revision(), "operation", e.Operation().String())
+		w.log.Log(context.Background(), level, "hook removed", "key", key, "revision", e.Revision(), "operation", e.Operation().String())
 	default:
 		h, err := decodeEntry(key, e.Value())
 		if err != nil {
@@ -235,7 +237,7 @@ func (w *Watcher) apply(hooks map[string]*Hook, e jetstream.KeyValueEntry) uint6
 		}
 		hooks[key] = h
 		w.setInvalid(key, nil)
-		w.log.Debug("hook updated", "key", key, "revision", e.Revision())
+		w.log.Log(context.Background(), level, "hook updated", "key", key, "revision", e.Revision(), "enabled", h.Enabled)
 	}
 	return e.Revision()
 }

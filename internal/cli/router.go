@@ -94,7 +94,11 @@ func runRouter(ctx context.Context, log *slog.Logger, conn jhjs.ConnOptions, pro
 	if _, err := jhjs.Provision(ctx, js, provision, log); err != nil {
 		return err
 	}
-	err = router.New(js, router.Options{Logger: log}).Run(ctx)
+	r := router.New(js, router.Options{Logger: log})
+	err = r.Run(ctx)
+	stats := r.Stats()
+	log.Info("router stopped", "changes", stats.Changes, "job_messages", stats.Routed, "dead_lettered", stats.DeadLettered,
+		"skipped_loop", stats.SkippedLoop, "skipped_job_not_enabled", stats.SkippedJob)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -63,6 +63,7 @@ func TestRouterStartsAnEmbeddedServerWithoutURL(t *testing.T) {
 	require.Contains(t, first, "data_dir="+dir)
 	require.Contains(t, log, "try next")
 	require.Contains(t, log, "JetStream stream created")
+	require.Contains(t, log, "router stopped")
 
 	// Restarted on the same data: everything is there already.
 	code, log = runRouter(t, "--listen", "127.0.0.1:0", "--data-dir", dir)
