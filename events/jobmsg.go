@@ -24,16 +24,18 @@ type JobMessage struct {
 	Context map[string]any
 }
 
-// NewJobMsg renders the job message of change ce for hook on job: every
-// ce- attribute of the change (binary mode), Jobhooks-Hook, Jobhooks-Job and
-// Nats-Msg-Id = <change id>.<hook>, so a router that routes a change twice
-// stores it once. The body is the change data, with a top-level "context"
-// when context is not empty.
-func NewJobMsg(ce *ChangeEvent, hook, job string, context map[string]any) (*nats.Msg, error) {
-	subject, err := JobSubject(job)
-	if err != nil {
-		return nil, err
-	}
+// JobMessages renders the job messages of one change. The change is
+// encoded once; For then only adds what differs per hook.
+type JobMessages struct {
+	id     string
+	header nats.Header
+	data   []byte
+}
+
+// NewJobMessages prepares the job messages of change ce: every ce-
+// attribute of the change (binary mode) and, as the body, the change data
+// with a top-level "context" when context is not empty.
+func NewJobMessages(ce *ChangeEvent, context map[string]any) (*JobMessages, error) {
 	header, data, err := EncodeBinary(&ce.Event)
 	if err != nil {
 		return nil, err
@@ -43,10 +45,35 @@ func NewJobMsg(ce *ChangeEvent, hook, job string, context map[string]any) (*nats
 			return nil, err
 		}
 	}
+	return &JobMessages{id: ce.ID(), header: header, data: data}, nil
+}
+
+// For returns the message for hook on job, on jobs.<job>, with
+// Jobhooks-Hook, Jobhooks-Job and Nats-Msg-Id = <change id>.<hook>, so a
+// router that routes a change twice stores it once.
+func (j *JobMessages) For(hook, job string) (*nats.Msg, error) {
+	subject, err := JobSubject(job)
+	if err != nil {
+		return nil, err
+	}
+	header := make(nats.Header, len(j.header)+3)
+	for k, v := range j.header {
+		header[k] = v // values are never modified: sharing them is safe
+	}
 	header[HeaderHook] = []string{hook}
 	header[HeaderJob] = []string{job}
-	header[nats.MsgIdHdr] = []string{ce.ID() + "." + hook}
-	return &nats.Msg{Subject: subject, Header: header, Data: data}, nil
+	header[nats.MsgIdHdr] = []string{j.id + "." + hook}
+	return &nats.Msg{Subject: subject, Header: header, Data: j.data}, nil
+}
+
+// NewJobMsg renders the one job message of change ce for hook on job; see
+// NewJobMessages and For.
+func NewJobMsg(ce *ChangeEvent, hook, job string, context map[string]any) (*nats.Msg, error) {
+	msgs, err := NewJobMessages(ce, context)
+	if err != nil {
+		return nil, err
+	}
+	return msgs.For(hook, job)
 }
 
 // withContext adds "context" to a JSON object, keeping every other member

@@ -81,3 +81,19 @@ func TestHeaderHelpers(t *testing.T) {
 	long := events.HeaderReason(string(make([]byte, 5000)) + "x")
 	require.LessOrEqual(t, len(long), 1024+len("…"))
 }
+
+func TestJobMessagesPerHook(t *testing.T) {
+	msgs, err := events.NewJobMessages(decodedUpdate(t), map[string]any{"site": "DC1"})
+	require.NoError(t, err)
+	a, err := msgs.For("hook-a", "job-a")
+	require.NoError(t, err)
+	b, err := msgs.For("hook-b", "job-b")
+	require.NoError(t, err)
+	require.Equal(t, "chg-1.hook-a", a.Header.Get(nats.MsgIdHdr))
+	require.Equal(t, "chg-1.hook-b", b.Header.Get(nats.MsgIdHdr))
+	require.Equal(t, "jobs.job-b", b.Subject)
+	require.Equal(t, "hook-a", a.Header.Get(events.HeaderHook), "each message has its own headers")
+	require.Equal(t, a.Data, b.Data)
+	_, err = msgs.For("hook-c", "Bad.Job")
+	require.ErrorIs(t, err, events.ErrInvalidJobName)
+}

@@ -214,18 +214,24 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, boo
 		r.log.Debug("change made by a job hook receiver; not routed", "change_id", ce.ID(), "hookorigin", origin)
 		return p, true
 	}
-	hooks := r.hooks.Index().Lookup(ce.Change.ContentType, ce.Change.Action)
-	var extra map[string]any // what context callbacks add, computed once per change
-	for _, h := range hooks {
+	var msgs *events.JobMessages // encoded once per change, on the first enabled hook
+	for _, h := range r.hooks.Index().Lookup(ce.Change.ContentType, ce.Change.Action) {
 		if !r.jobEnabled(h) {
 			continue
 		}
-		if p.jobs == nil && len(r.callbacks) > 0 {
-			extra = runCallbacks(ctx, r.log, r.callbacks, callbackRequest(ce))
+		if msgs == nil {
+			var extra map[string]any
+			if len(r.callbacks) > 0 {
+				extra = runCallbacks(ctx, r.log, r.callbacks, callbackRequest(ce))
+			}
+			if msgs, err = events.NewJobMessages(ce, extra); err != nil {
+				// Only an unencodable event gets here, and Decode accepted it.
+				r.deadLetter(ctx, m, fmt.Errorf("build job messages: %w", err))
+				return pendingChange{}, false
+			}
 		}
-		job, err := events.NewJobMsg(ce, h.Name, h.Job, extra)
+		job, err := msgs.For(h.Name, h.Job)
 		if err != nil {
-			// Only an unencodable event gets here, and Decode accepted it.
 			r.deadLetter(ctx, m, fmt.Errorf("build job message for hook %s: %w", h.Name, err))
 			return pendingChange{}, false
 		}

@@ -24,7 +24,7 @@ import (
 // env is a provisioned server with helpers to configure hooks and publish
 // changes.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	srv   *jstest.Server
 	store *hookconfig.Store
@@ -33,7 +33,7 @@ type env struct {
 	log   *bytes.Buffer
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
