@@ -223,7 +223,8 @@ func (o ReceiverConsumerOptions) RetryDelay(n uint64) time.Duration {
 	return b[i]
 }
 
-// ReceiverConsumerConfig returns the durable consumer receiver-<job> on JOBS.
+// ReceiverConsumerConfig returns the durable consumer receiver-<job> on JOBS,
+// allowing o.MaxDeliver attempts plus one spare delivery.
 //
 // The server's BackOff is not the user's back-off: the server uses
 // BackOff[i] as the ack deadline of the (i+1)th delivery, replacing AckWait.
@@ -272,12 +273,21 @@ func ReceiverConsumerConfig(job string, o ReceiverConsumerOptions) (jetstream.Co
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		// The server sets AckWait to BackOff[0]; say so, so the config reads
 		// back equal and `nats consumer info` matches.
-		AckWait:       deadlines[0],
-		BackOff:       deadlines,
-		MaxDeliver:    o.MaxDeliver,
+		AckWait: deadlines[0],
+		BackOff: deadlines,
+		// One delivery more than attempts: if a receiver dies during the
+		// last attempt, the server delivers the message once more and the
+		// receiver dead-letters it instead of running it. Without the spare,
+		// the server would never deliver it again and it would be stranded
+		// in JOBS, neither run nor dead-lettered.
+		MaxDeliver:    o.MaxDeliver + SpareDeliveries,
 		MaxAckPending: o.MaxAckPending,
 	}, nil
 }
+
+// SpareDeliveries is how many deliveries a receiver consumer allows beyond
+// the attempts: see ReceiverConsumerConfig.
+const SpareDeliveries = 1
 
 // ProvisionAction says what provisioning did to one stream, bucket or consumer.
 type ProvisionAction string

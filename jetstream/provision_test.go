@@ -371,10 +371,10 @@ func TestEnsureReceiverConsumer(t *testing.T) {
 	cons, err = jhjs.EnsureConsumer(ctx, s.JS, "JOBS", cfg, jhjs.WithResult(&r))
 	require.NoError(t, err)
 	require.Equal(t, jhjs.ProvisionResult{Kind: jhjs.KindConsumer, Name: "receiver-serial-validator", Action: jhjs.ActionUpdated,
-		Changes: []string{"max deliver: 5 -> 7"}}, r)
+		Changes: []string{"max deliver: 6 -> 8"}}, r)
 	info, err := cons.Info(ctx)
 	require.NoError(t, err)
-	require.Equal(t, 7, info.Config.MaxDeliver)
+	require.Equal(t, 8, info.Config.MaxDeliver, "seven attempts and a spare delivery")
 	require.Equal(t, uint64(1), info.AckFloor.Stream, "the update keeps the consumer's position")
 	require.Equal(t, uint64(2), info.NumPending)
 }
@@ -397,7 +397,7 @@ func TestReceiverConsumerConfig(t *testing.T) {
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       31 * time.Second,
 		BackOff:       []time.Duration{31 * time.Second, 35 * time.Second, time.Minute, 150 * time.Second},
-		MaxDeliver:    5,
+		MaxDeliver:    6, // five attempts and a spare delivery
 		MaxAckPending: 64,
 	}, cfg)
 

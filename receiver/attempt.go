@@ -44,7 +44,11 @@ func (o outcome) errored() bool { return o.panicked || o.timedOut || o.abandoned
 func (j *jobRunner) attempt(d *delivery) {
 	jm := d.jm
 	n := d.attempts()
-	maxAttempts := j.consumerCfg.MaxDeliver
+	maxAttempts := j.opts.Consumer.MaxDeliver
+	if n > maxAttempts {
+		j.strandedLastAttempt(d)
+		return
+	}
 	final := n >= maxAttempts
 	ctx, cancel := j.settleContext()
 	defer cancel()
@@ -138,6 +142,39 @@ func (j *jobRunner) attempt(d *delivery) {
 	}
 }
 
+// strandedLastAttempt settles the spare delivery of a message (see
+// jhjs.ReceiverConsumerConfig): its last attempt never settled, because the
+// receiver running it died. It is dead-lettered, not run, and its result
+// says so.
+func (j *jobRunner) strandedLastAttempt(d *delivery) {
+	maxAttempts := j.opts.Consumer.MaxDeliver
+	reason := fmt.Sprintf("attempt %d of %d never finished (its receiver stopped without settling it)", maxAttempts, maxAttempts)
+	ctx, cancel := j.settleContext()
+	defer cancel()
+	now := time.Now().UTC()
+	res := &Result{Hook: d.jm.Hook, Job: j.name, ChangeID: d.jm.ID(), Status: StatusErrored, Attempts: maxAttempts,
+		Created: d.meta.Timestamp.UTC(), Started: now, Completed: &now, Error: reason}
+	if prev, err := j.results.Get(ctx, res.Key()); err == nil {
+		res.Logs, res.Started = prev.Logs, prev.Started
+	}
+	subject, _ := events.DeadLetterJobSubject(j.name)
+	msg := reason + "; giving up: dead-lettered to " + subject
+	settle := d.msg.Term
+	if err := j.deadLetter(d, reason); err != nil {
+		msg = fmt.Sprintf("%s; giving up, but the dead letter could not be stored (%v): the message stays in the JOBS stream, sequence %d",
+			reason, err, d.meta.Sequence.Stream)
+		settle = func() error { return nil }
+	}
+	res.Logs = append(res.Logs, LogEntry{Time: now, Level: LevelError, Message: msg})
+	if err := j.results.put(ctx, res); err != nil {
+		j.logger.Error("cannot record the job's result", "error", err)
+	}
+	if err := settle(); err != nil {
+		j.logger.Warn("cannot settle the job message", "error", err)
+	}
+	j.logger.Error("job errored: "+reason, "hook", d.jm.Hook, "change_id", d.jm.ID())
+}
+
 // params reads the hook's params from the job_hooks bucket. A hook that is
 // gone (deleted after routing) gives nil params; the job still runs, as it
 // would in Nautobot.
@@ -221,7 +258,7 @@ func (j *jobRunner) reject(d *delivery) {
 // receiver. On its last delivery the server would not redeliver it, so it
 // is dead-lettered instead, to be replayed.
 func (j *jobRunner) release(d *delivery, why string) {
-	if d.attempts() < j.consumerCfg.MaxDeliver {
+	if d.attempts() < j.opts.Consumer.MaxDeliver {
 		if err := d.msg.Nak(); err != nil {
 			j.logger.Warn("cannot release a job message; the server will redeliver it", "error", err)
 		}
@@ -240,7 +277,9 @@ func (j *jobRunner) deadLetter(d *delivery, reason string) error {
 	if d.meta != nil {
 		seq = d.meta.Sequence.Stream
 	}
-	m, err := deadLetterMsg(j.name, d.msg, seq, reason, d.attempts())
+	// The spare delivery is not an attempt (see strandedLastAttempt).
+	attempts := min(d.attempts(), j.opts.Consumer.MaxDeliver)
+	m, err := deadLetterMsg(j.name, d.msg, seq, reason, attempts)
 	if err != nil {
 		return err
 	}

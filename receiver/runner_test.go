@@ -604,3 +604,45 @@ func TestResultKey(t *testing.T) {
 	}
 	assert.Regexp(t, `^h\.sha-[0-9a-f]{32}$`, receiver.ResultKey("h", "a.b"))
 }
+
+// TestReceiverDyingInTheLastAttemptStrandsNothing: a receiver that takes a
+// message on its last attempt and dies without settling it must not leave
+// the message stranded in JOBS; the spare delivery dead-letters it.
+func TestReceiverDyingInTheLastAttemptStrandsNothing(t *testing.T) {
+	e := newEnv(t)
+	opts := testOptions(t)
+	opts.Consumer = jhjs.ReceiverConsumerOptions{MaxDeliver: 1, AckWait: 100 * time.Millisecond, BackOff: []time.Duration{10 * time.Millisecond}}
+	cfg, err := jhjs.ReceiverConsumerConfig("fragile", opts.Consumer)
+	require.NoError(t, err)
+	cons, err := jhjs.EnsureConsumer(t.Context(), e.JS, jhjs.StreamJobs, cfg)
+	require.NoError(t, err)
+	e.publishJob("h", "fragile", "c1", change(events.ActionUpdate, "1", device("1", "A"), device("1", "B")), nil)
+
+	// A receiver takes its one and only attempt, then dies: no ack, no nak.
+	batch, err := cons.Fetch(1)
+	require.NoError(t, err)
+	for m := range batch.Messages() {
+		meta, err := m.Metadata()
+		require.NoError(t, err)
+		require.Equal(t, uint64(1), meta.NumDelivered)
+	}
+
+	ran := make(chan struct{}, 1)
+	reg := receiver.NewRegistry()
+	reg.HandleFunc("fragile", receiver.JobInfo{}, func(context.Context, *receiver.Job, *receiver.Change, events.Action, map[string]any) error {
+		ran <- struct{}{}
+		return nil
+	})
+	e.start(reg, opts)
+
+	res := e.waitResult("h", "c1")
+	require.Equal(t, receiver.StatusErrored, res.Status)
+	require.Equal(t, 1, res.Attempts)
+	require.Contains(t, res.Error, "attempt 1 of 1 never finished")
+	dls := e.deadLetters("fragile")
+	require.Len(t, dls, 1)
+	require.Equal(t, 1, dls[0].Attempts)
+	require.Contains(t, dls[0].Error, "never finished")
+	e.waitSettled("fragile")
+	require.Empty(t, ran, "the spare delivery is not another attempt")
+}
