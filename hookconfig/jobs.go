@@ -105,6 +105,59 @@ func (j *Jobs) Put(ctx context.Context, job *Job) (uint64, error) {
 	return rev, nil
 }
 
+// maxJobUpdateAttempts bounds Update's compare-and-set retries.
+const maxJobUpdateAttempts = 10
+
+// Update rewrites job name's registration with what fn makes of the
+// current one (nil when the job is not registered, or its value is
+// invalid), compare-and-set: when someone else writes in between, fn runs
+// again on the newer value, so a receiver registering cannot undo an
+// operator's enable and an operator's enable cannot lose a registration.
+// fn returning an error stops Update with that error. It returns the job
+// written and its revision.
+func (j *Jobs) Update(ctx context.Context, name string, fn func(current *Job) (*Job, error)) (*Job, uint64, error) {
+	if err := events.ValidateJobName(name); err != nil {
+		return nil, 0, err
+	}
+	for range maxJobUpdateAttempts {
+		var current *Job
+		var rev uint64
+		entry, err := j.kv.Get(ctx, name)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+		case err != nil:
+			return nil, 0, fmt.Errorf("get job %q: %w", name, err)
+		default:
+			rev = entry.Revision()
+			current, _ = decodeJobEntry(entry.Key(), entry.Value()) // invalid: as if absent
+		}
+		job, err := fn(current)
+		if err != nil {
+			return nil, 0, err
+		}
+		if job.Name != name {
+			return nil, 0, fmt.Errorf("%w: update of job %q names another job, %q", ErrInvalidJob, name, job.Name)
+		}
+		data, err := json.Marshal(job)
+		if err != nil {
+			return nil, 0, fmt.Errorf("encode job %q: %w", name, err)
+		}
+		if rev == 0 {
+			rev, err = j.kv.Create(ctx, name, data)
+		} else {
+			rev, err = j.kv.Update(ctx, name, data, rev)
+		}
+		switch {
+		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
+			continue // written in between: read again
+		case err != nil:
+			return nil, 0, fmt.Errorf("write job %q: %w", name, err)
+		}
+		return job, rev, nil
+	}
+	return nil, 0, fmt.Errorf("update job %q: it kept changing under %d attempts", name, maxJobUpdateAttempts)
+}
+
 func decodeJobEntry(key string, value []byte) (*Job, error) {
 	job, err := DecodeJob(value)
 	if err != nil {

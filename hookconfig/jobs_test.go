@@ -93,3 +93,44 @@ func TestJobsInvalidValue(t *testing.T) {
 	require.Len(t, list, 1, "the valid jobs are still listed")
 	assert.Equal(t, "good", list[0].Name)
 }
+
+func TestJobsUpdateIsCompareAndSet(t *testing.T) {
+	e := newEnv(t)
+	jobs := e.jobs
+	ctx := t.Context()
+
+	// Created when absent.
+	job, rev, err := jobs.Update(ctx, "audit", func(current *hookconfig.Job) (*hookconfig.Job, error) {
+		require.Nil(t, current)
+		return &hookconfig.Job{Name: "audit", Enabled: false}, nil
+	})
+	require.NoError(t, err)
+	require.False(t, job.Enabled)
+	require.NotZero(t, rev)
+
+	// A write in between makes fn run again on the newer value.
+	calls := 0
+	job, _, err = jobs.Update(ctx, "audit", func(current *hookconfig.Job) (*hookconfig.Job, error) {
+		calls++
+		if calls == 1 {
+			_, err := jobs.Put(ctx, &hookconfig.Job{Name: "audit", Enabled: true, Description: "operator enabled it"})
+			require.NoError(t, err)
+		}
+		next := *current
+		next.Description = "re-registered"
+		return &next, nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, 2, calls)
+	require.True(t, job.Enabled, "the operator's enable, written in between, is kept")
+	got, _, err := jobs.Get(ctx, "audit")
+	require.NoError(t, err)
+	require.Equal(t, job, got)
+
+	_, _, err = jobs.Update(ctx, "audit", func(*hookconfig.Job) (*hookconfig.Job, error) {
+		return &hookconfig.Job{Name: "other"}, nil
+	})
+	require.ErrorIs(t, err, hookconfig.ErrInvalidJob)
+	_, _, err = jobs.Update(ctx, "Bad Name", nil)
+	require.ErrorIs(t, err, events.ErrInvalidJobName)
+}

@@ -151,14 +151,15 @@ func (r *Runner) Run(ctx context.Context) error {
 		buckets[name] = kv
 	}
 	jobsKV := buckets[jhjs.BucketJobs]
-	hooks := hookconfig.NewStore(buckets[jhjs.BucketJobHooks], hookconfig.NewJobs(jobsKV))
+	jobs := hookconfig.NewJobs(jobsKV)
+	hooks := hookconfig.NewStore(buckets[jhjs.BucketJobHooks], jobs)
 	results := NewResults(buckets[jhjs.BucketJobResults])
 	publisher := events.NewPublisher(r.js, opts.Source)
 
 	runners := make([]*jobRunner, 0, len(opts.Jobs))
 	for _, name := range opts.Jobs {
 		rcv, info, _ := r.reg.Lookup(name)
-		if _, err := register(ctx, jobsKV, name, info, opts.EnableNew, logger); err != nil {
+		if _, err := register(ctx, jobs, name, info, opts.EnableNew, logger); err != nil {
 			return err
 		}
 		cfg, err := jhjs.ReceiverConsumerConfig(name, opts.Consumer)

@@ -74,21 +74,21 @@ func (c *receiverCmd) setJobEnabled(ctx context.Context, js jetstream.JetStream,
 	if kv == nil {
 		return fmt.Errorf("%w: job %q is not registered (no %s bucket yet: start a receiver first)", hookconfig.ErrJobNotFound, name, jhjs.BucketJobs)
 	}
-	jobs := hookconfig.NewJobs(kv)
-	job, _, err := jobs.Get(ctx, name)
+	verb := map[bool]string{true: "enabled", false: "disabled"}[enabled]
+	already := false
+	job, _, err := hookconfig.NewJobs(kv).Update(ctx, name, func(current *hookconfig.Job) (*hookconfig.Job, error) {
+		if current == nil {
+			return nil, fmt.Errorf("%w: job %q is not registered (start its receiver first)", hookconfig.ErrJobNotFound, name)
+		}
+		already = current.Enabled == enabled
+		current.Enabled = enabled
+		return current, nil
+	})
 	if err != nil {
 		return err
 	}
-	verb := map[bool]string{true: "enabled", false: "disabled"}[enabled]
-	if job.Enabled == enabled {
-		if c.json {
-			return JSON(c.stdout, job)
-		}
+	if already && !c.json {
 		_, err := fmt.Fprintf(c.stdout, "job %s is already %s\n", name, verb)
-		return err
-	}
-	job.Enabled = enabled
-	if _, err := jobs.Put(ctx, job); err != nil {
 		return err
 	}
 	if c.json {
