@@ -6,4 +6,11 @@
 // repeats work but loses none. Invalid changes go to deadletter.changes.
 // Context callbacks, NetBox's register_webhook_callback, add "context" to
 // what jobs receive.
+//
+// Delivery guarantees: every change reaches each matching job at least
+// once, and exactly once when a router that crashed is back within the
+// JOBS stream's duplicate window (2 minutes), since job messages carry
+// Nats-Msg-Id <change id>.<hook>. Job messages of one job are stored in the
+// order their changes were stored; only a publish that fails and is
+// retried can land behind later ones.
 package router
