@@ -256,3 +256,36 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
 }
+
+// TestReceiversShareAJob: two runners of one job (two processes, in
+// production) share its consumer: every change runs once, on one of them.
+func TestReceiversShareAJob(t *testing.T) {
+	const changes = 200
+	var runs [2]atomic.Int32
+	registry := func(i int) *receiver.Registry {
+		reg := receiver.NewRegistry()
+		reg.HandleFunc("audit", receiver.JobInfo{}, func(context.Context, *receiver.Job, *receiver.Change, events.Action, map[string]any) error {
+			runs[i].Add(1)
+			return nil
+		})
+		return reg
+	}
+	p := newPipeline(t, registry(0), hook("audit-updates", "audit", events.ActionUpdate))
+	second := receiver.NewRunner(p.srv.JS, registry(1), receiver.Options{EnableNew: true,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	p.run(second.Run)
+	<-second.Ready()
+
+	for i := range changes {
+		_, err := p.pub.PublishAsync(deviceUpdate(fmt.Sprint(i), "A1", "B2"), events.EventOptions{ID: fmt.Sprintf("u%d", i)})
+		require.NoError(t, err)
+	}
+	<-p.pub.PublishAsyncComplete()
+	for i := range changes {
+		r := p.result("audit-updates", fmt.Sprintf("u%d", i))
+		require.Equal(t, receiver.StatusCompleted, r.Status)
+		require.Equal(t, 1, r.Attempts)
+	}
+	t.Logf("runs: %d and %d", runs[0].Load(), runs[1].Load())
+	require.Equal(t, int32(changes), runs[0].Load()+runs[1].Load(), "every change ran exactly once across both receivers")
+}
