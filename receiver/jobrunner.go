@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jobhooks/jobhooks/events"
@@ -48,8 +49,12 @@ type jobRunner struct {
 	beats   heartbeats
 	pullers sync.WaitGroup
 	workers sync.WaitGroup
-	ended   chan *puller  // a puller whose iterator closed
+	ended   chan *puller  // a puller that stopped on its own (consumer gone)
 	stop    chan struct{} // closed when the runner's context ends
+
+	// fetchCtx ends fetches in flight when the runner stops.
+	fetchCtx    context.Context
+	cancelFetch context.CancelFunc
 
 	// jobCtx parents every attempt's context. It outlives the runner's
 	// context so running jobs can finish, and is cancelled with
@@ -65,7 +70,6 @@ type delivery struct {
 	jm   *events.JobMessage
 	err  error  // why the message is not a valid job message
 	key  string // what must not be reordered: the object
-	slot bool   // holds a held slot
 }
 
 func (d *delivery) attempts() int {
@@ -86,27 +90,25 @@ func newJobRunner(c jobRunnerConfig) *jobRunner {
 	}
 }
 
-// puller is one enabled period's message iterator and the goroutine that
-// feeds its messages to the workers.
+// puller is one enabled period's fetching goroutine.
 type puller struct {
-	it       jetstream.MessagesContext
 	draining chan struct{}
 	once     sync.Once
 }
 
-// drain stops fetching; messages already buffered are still handed out.
-func (p *puller) drain() {
-	p.once.Do(func() {
-		close(p.draining)
-		p.it.Drain()
-	})
-}
+// drain stops fetching once the fetch in flight returns. That fetch is not
+// cancelled: its pull request stays open on the server, and a message the
+// server sent to it after a cancel would be lost until its ack wait ran
+// out, costing it an attempt.
+func (p *puller) drain() { p.once.Do(func() { close(p.draining) }) }
 
 // run runs the job until ctx ends. ready is called once the job's enabled
 // flag has been read.
 func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready func()) error {
 	j.jobCtx, j.abort = context.WithCancelCause(context.WithoutCancel(ctx))
 	defer j.abort(ErrShutdown)
+	j.fetchCtx, j.cancelFetch = context.WithCancel(context.WithoutCancel(ctx))
+	defer j.cancelFetch()
 
 	w, err := jobsKV.Watch(ctx, j.name)
 	if err != nil {
@@ -229,15 +231,12 @@ func (j *jobRunner) enabledIn(e jetstream.KeyValueEntry) bool {
 	return job.Enabled
 }
 
-// startPull starts pulling messages, a few at a time: PullMaxMessages of
-// Concurrency keeps the client's buffer, whose messages nobody heartbeats,
-// small (nats.go#1929).
+// fetchWait bounds one fetch, and so how long a drained puller lingers.
+const fetchWait = 5 * time.Second
+
+// startPull starts fetching messages.
 func (j *jobRunner) startPull() (*puller, error) {
-	it, err := j.consumer.Messages(jetstream.PullMaxMessages(j.opts.Concurrency))
-	if err != nil {
-		return nil, fmt.Errorf("job %s: consume %s: %w", j.name, j.consumerCfg.Durable, err)
-	}
-	p := &puller{it: it, draining: make(chan struct{})}
+	p := &puller{draining: make(chan struct{})}
 	j.pullers.Add(1)
 	go func() {
 		defer j.pullers.Done()
@@ -250,36 +249,59 @@ func (j *jobRunner) startPull() (*puller, error) {
 	return p, nil
 }
 
-// pull hands p's messages to the workers until p's iterator closes. While
-// fetching it holds at most Concurrency messages; once draining it takes
-// what is buffered regardless, as those messages would otherwise sit there
-// without heartbeats.
+// pull fetches one message per free slot until p drains, the runner stops
+// or the consumer is gone. It never asks for more than it can hold: a
+// message waiting in a client buffer gets no heartbeats, so a slow job
+// would let the server redeliver it elsewhere while this copy still ran
+// later (nats.go#1929). A message fetched as the job is disabled is held,
+// with heartbeats, until the job is enabled again.
 func (j *jobRunner) pull(p *puller) {
+	pause := 100 * time.Millisecond
 	for {
-		slot := false
 		select {
 		case j.held <- struct{}{}:
-			slot = true
 		case <-p.draining:
+			return
+		case <-j.stop:
+			return
 		}
-		msg, err := p.it.Next()
-		if err != nil {
-			if slot {
-				<-j.held
-			}
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return
-			}
-			j.logger.Warn("receiving messages", "error", err)
+		ctx, cancel := context.WithTimeout(j.fetchCtx, fetchWait)
+		msg, err := j.consumer.Next(jetstream.FetchContext(ctx))
+		cancel()
+		if err == nil {
+			pause = 100 * time.Millisecond
+			j.dispatch(msg)
 			continue
 		}
-		j.dispatch(msg, slot)
+		<-j.held
+		select {
+		case <-p.draining:
+			return
+		case <-j.stop:
+			return
+		default:
+		}
+		switch {
+		case errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+			continue // nothing to do for a while: ask again
+		case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+			return // run restores the consumer
+		}
+		j.logger.Warn("fetching messages", "error", err, "retry_in", pause)
+		select {
+		case <-time.After(pause):
+			pause = min(2*pause, restartMax)
+		case <-p.draining:
+			return
+		case <-j.stop:
+			return
+		}
 	}
 }
 
 // dispatch queues msg behind earlier messages about the same object.
-func (j *jobRunner) dispatch(msg jetstream.Msg, slot bool) {
-	d := &delivery{msg: msg, slot: slot}
+func (j *jobRunner) dispatch(msg jetstream.Msg) {
+	d := &delivery{msg: msg}
 	j.beats.add(msg)
 	d.meta, d.err = msg.Metadata()
 	if d.err == nil {
@@ -318,9 +340,7 @@ func (j *jobRunner) work(key string) {
 func (j *jobRunner) handle(d *delivery) {
 	defer func() {
 		j.beats.remove(d.msg)
-		if d.slot {
-			<-j.held
-		}
+		<-j.held
 	}()
 	if d.err != nil {
 		j.reject(d)
@@ -358,6 +378,7 @@ func (j *jobRunner) waitTurn() bool {
 // timeout, then cancels them) and releases every message not yet run.
 func (j *jobRunner) shutdown(current *puller) {
 	close(j.stop)
+	j.cancelFetch() // a message sent to a cancelled fetch is redelivered after its ack wait
 	if current != nil {
 		current.drain()
 	}
