@@ -13,6 +13,7 @@ const (
 	HeaderJob      = "Jobhooks-Job"      // the job it runs
 	HeaderError    = "Jobhooks-Error"    // why a message was dead-lettered
 	HeaderAttempts = "Jobhooks-Attempts" // how many attempts a dead-lettered job had
+	HeaderSubject  = "Jobhooks-Subject"  // the subject a dead-lettered change was published on
 )
 
 // JobMessage is a decoded job message from jobs.<job>: the change that

@@ -97,3 +97,21 @@ func TestJobMessagesPerHook(t *testing.T) {
 	_, err = msgs.For("hook-c", "Bad.Job")
 	require.ErrorIs(t, err, events.ErrInvalidJobName)
 }
+
+func TestNewDeadLetterDropsServerDirectives(t *testing.T) {
+	orig := nats.Header{
+		"ce-id":                {"chg-1"},
+		"Nats-Expected-Stream": {"CHANGES"},
+		"nats-ttl":             {"1s"},
+		"Nats-Msg-Id":          {"chg-1"},
+	}
+	dl := events.NewDeadLetter("deadletter.changes", orig, []byte("{}"), "bad\nchange", "deadletter.changes.7")
+	require.Equal(t, "deadletter.changes", dl.Subject)
+	require.Equal(t, "chg-1", dl.Header.Get("ce-id"))
+	require.Equal(t, "bad change", dl.Header.Get(events.HeaderError))
+	require.Equal(t, "deadletter.changes.7", dl.Header.Get(nats.MsgIdHdr))
+	require.Empty(t, dl.Header.Get("Nats-Expected-Stream"))
+	require.Empty(t, dl.Header.Get("nats-ttl"))
+	require.Len(t, dl.Header, 3)
+	require.Equal(t, "CHANGES", orig.Get("Nats-Expected-Stream"), "the original is not modified")
+}

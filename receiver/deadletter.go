@@ -172,16 +172,11 @@ func deadLetterMsg(job string, msg jetstream.Msg, streamSeq uint64, reason strin
 	if err != nil {
 		return nil, err
 	}
-	h := nats.Header{}
-	for k, v := range msg.Headers() {
-		h[k] = append([]string(nil), v...)
-	}
-	orig := h.Get(nats.MsgIdHdr)
+	orig := msg.Headers().Get(nats.MsgIdHdr)
 	if orig == "" {
 		orig = "jobs." + job
 	}
-	h.Set(nats.MsgIdHdr, fmt.Sprintf("%s.deadletter-%d", orig, streamSeq))
-	h.Set(events.HeaderError, events.HeaderReason(reason))
-	h.Set(events.HeaderAttempts, strconv.Itoa(attempts))
-	return &nats.Msg{Subject: subject, Header: h, Data: msg.Data()}, nil
+	m := events.NewDeadLetter(subject, msg.Headers(), msg.Data(), reason, fmt.Sprintf("%s.deadletter-%d", orig, streamSeq))
+	m.Header.Set(events.HeaderAttempts, strconv.Itoa(attempts))
+	return m, nil
 }

@@ -30,6 +30,14 @@ type Options struct {
 	// RetryMin and RetryMax bound the back-off between attempts to store a
 	// job message or a dead letter (default 100ms and 5s).
 	RetryMin, RetryMax time.Duration
+	// AckTimeout is how long the router waits for the server to confirm a
+	// job message before publishing it again (default 10s; de-duplication
+	// makes the repeat harmless).
+	AckTimeout time.Duration
+	// DrainTimeout bounds how long a stopping router waits for the
+	// confirmations of job messages already sent, so that it acknowledges
+	// what is stored (default 10s).
+	DrainTimeout time.Duration
 }
 
 // Stats counts what the router did since it started.
@@ -53,7 +61,11 @@ type Router struct {
 	jobs  *jobStates
 
 	changes, routed, deadLettered, skippedLoop, skippedJob atomic.Uint64
-	warned                                                 sync.Map // hook → time of the last "job not enabled" warning
+	// degraded is set when a job message had to be published again: until
+	// the acknowledger has caught up, route leaves publishing to it, one
+	// message at a time, so that later changes do not overtake the repeat.
+	degraded atomic.Bool
+	warned   sync.Map // hook → time of the last "job not enabled" warning
 }
 
 // New returns a router publishing through js.
@@ -69,6 +81,12 @@ func New(js jetstream.JetStream, opts Options) *Router {
 	}
 	if opts.RetryMax < opts.RetryMin {
 		opts.RetryMax = max(5*time.Second, opts.RetryMin)
+	}
+	if opts.AckTimeout <= 0 {
+		opts.AckTimeout = 10 * time.Second
+	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = 10 * time.Second
 	}
 	return &Router{js: js, log: opts.Logger, opts: opts, ready: make(chan struct{})}
 }
@@ -130,9 +148,13 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 	pending := make(chan pendingChange, r.opts.MaxPending)
 	ackerDone := make(chan struct{})
+	// The acknowledger outlives ctx by up to DrainTimeout: what is already
+	// stored when the router stops is acknowledged, not routed again later.
+	ackCtx, cancelAck := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelAck()
 	go func() {
 		defer close(ackerDone)
-		r.ackInOrder(ctx, pending)
+		r.ackInOrder(ackCtx, pending)
 	}()
 	stop := context.AfterFunc(ctx, iter.Stop)
 	defer stop()
@@ -151,6 +173,8 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 	}
 	close(pending)
+	drain := time.AfterFunc(r.opts.DrainTimeout, cancelAck)
+	defer drain.Stop()
 	<-ackerDone
 	if ctx.Err() != nil {
 		return nil
@@ -237,12 +261,15 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, boo
 		}
 		p.jobs = append(p.jobs, job)
 	}
+	degraded := r.degraded.Load()
 	for _, job := range p.jobs {
-		f, err := r.js.PublishMsgAsync(job)
-		if err != nil {
-			f = nil // ackInOrder publishes it again, synchronously
+		var f jetstream.PubAckFuture
+		if !degraded {
+			if f, err = r.js.PublishMsgAsync(job); err != nil {
+				f = nil
+			}
 		}
-		p.futures = append(p.futures, f)
+		p.futures = append(p.futures, f) // nil: ackInOrder publishes it, in order
 	}
 	return p, true
 }
@@ -281,89 +308,119 @@ func (r *Router) jobEnabled(h *hookconfig.Hook) bool {
 }
 
 // ackInOrder acknowledges changes in the order they arrived, each once all
-// its job messages are stored. A failed publish is retried with back-off
-// until it succeeds: the change is never acknowledged early.
+// its job messages are stored. A job message that is not confirmed is
+// published again, with back-off, until it is: a change is never
+// acknowledged early. One that the server refuses for good (too large, ...)
+// sends its change to the dead letters instead.
 func (r *Router) ackInOrder(ctx context.Context, pending <-chan pendingChange) {
 	for p := range pending {
-		stored := true
+		var err error
 		for i, f := range p.futures {
-			if !r.awaitStored(ctx, p.jobs[i], f) {
-				stored = false
+			if err = r.awaitStored(ctx, p.jobs[i], f); err != nil {
 				break
 			}
 		}
-		if !stored {
+		if len(pending) == 0 {
+			r.degraded.Store(false) // caught up: nothing can overtake now
+		}
+		switch {
+		case err == nil:
+			r.routed.Add(uint64(len(p.jobs)))
+			if err := p.msg.Ack(); err != nil {
+				r.log.Warn("acknowledge change failed; it will be redelivered and de-duplicated", "error", err)
+			}
+		case ctx.Err() != nil:
 			// Stopping: leave it unacknowledged; it is redelivered, and
 			// de-duplication drops what was already stored.
-			continue
-		}
-		r.routed.Add(uint64(len(p.jobs)))
-		if err := p.msg.Ack(); err != nil {
-			r.log.Warn("acknowledge change failed; it will be redelivered and de-duplicated", "error", err)
+		default:
+			r.deadLetter(ctx, p.msg, err)
 		}
 	}
 }
 
-// awaitStored waits for f, and republishes job until stored; false if ctx
-// ended first.
-func (r *Router) awaitStored(ctx context.Context, job *nats.Msg, f jetstream.PubAckFuture) bool {
+// awaitStored waits for the confirmation f of job (nil: not sent yet) and
+// publishes job again until it is stored. It returns nil once stored, the
+// context's error when stopping, or the error of a publish the server
+// refuses for good.
+func (r *Router) awaitStored(ctx context.Context, job *nats.Msg, f jetstream.PubAckFuture) error {
+	attrs := []any{"subject", job.Subject, "msg_id", job.Header.Get(nats.MsgIdHdr)}
 	if f != nil {
+		timeout := time.NewTimer(r.opts.AckTimeout)
+		defer timeout.Stop()
 		select {
 		case <-f.Ok():
-			return true
+			return nil
 		case err := <-f.Err():
-			r.log.Warn("store job message failed; retrying", "subject", job.Subject, "msg_id", job.Header.Get(nats.MsgIdHdr), "error", err)
+			r.log.Warn("store job message failed; publishing it again", append(attrs, "error", err)...)
+		case <-timeout.C:
+			r.log.Warn("no confirmation for a job message; publishing it again", append(attrs, "waited", r.opts.AckTimeout)...)
 		case <-ctx.Done():
-			return false
+			return ctx.Err()
 		}
+		r.degraded.Store(true)
 	}
 	return r.retry(ctx, "store job message", func() error {
 		_, err := r.js.PublishMsg(ctx, job)
 		return err
-	}, "subject", job.Subject, "msg_id", job.Header.Get(nats.MsgIdHdr))
+	}, attrs...)
 }
 
-// retry runs op with exponential back-off until it succeeds (true) or ctx
-// ends (false).
-func (r *Router) retry(ctx context.Context, what string, op func() error, attrs ...any) bool {
+// retry runs op with exponential back-off until it succeeds (nil), ctx
+// ends (ctx's error) or op fails in a way no retry can fix (that error).
+func (r *Router) retry(ctx context.Context, what string, op func() error, attrs ...any) error {
 	delay := r.opts.RetryMin
 	for attempt := 1; ; attempt++ {
 		err := op()
-		if err == nil {
-			return true
+		if err == nil || permanent(err) {
+			return err
 		}
 		r.log.Warn(what+" failed; retrying", append(attrs, "attempt", attempt, "retry_in", delay, "error", err)...)
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
-			return false
+			return ctx.Err()
 		}
 		delay = min(2*delay, r.opts.RetryMax)
 	}
 }
 
-// deadLetter stores an invalid change on deadletter.changes, with the
-// reason in Jobhooks-Error, and terminates it. If it cannot be stored the
-// change is left unacknowledged, to come back: nothing is lost.
+// permanent reports a publish error that retrying cannot fix: the server
+// refused the message itself.
+func permanent(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, nats.ErrMaxPayload) || (errors.As(err, &apiErr) && apiErr.Code == 400)
+}
+
+// deadLetter stores a change that cannot be routed on deadletter.changes,
+// with the reason in Jobhooks-Error and its subject in Jobhooks-Subject,
+// and terminates it. While the dead letter cannot be stored the change is
+// left unacknowledged, to come back. If the server refuses the dead letter
+// itself, the change is terminated with the reason logged: it stays in
+// CHANGES, where an operator can find it by its sequence.
 func (r *Router) deadLetter(ctx context.Context, m jetstream.Msg, reason error) {
-	dl := &nats.Msg{Subject: events.DeadLetterChanges, Header: nats.Header{}, Data: m.Data()}
-	for k, v := range m.Headers() {
-		dl.Header[k] = v
-	}
-	dl.Header.Set(events.HeaderError, events.HeaderReason(reason.Error()))
-	dl.Header.Set("Jobhooks-Subject", m.Subject())
+	var seq uint64
 	if meta, err := m.Metadata(); err == nil {
-		// One dead letter per stored change, however often it is delivered.
-		dl.Header.Set(nats.MsgIdHdr, "deadletter.changes."+strconv.FormatUint(meta.Sequence.Stream, 10))
+		seq = meta.Sequence.Stream
 	}
-	r.log.Warn("invalid change dead-lettered", "subject", m.Subject(), "reason", reason.Error())
-	if !r.retry(ctx, "dead-letter invalid change", func() error {
+	// One dead letter per stored change, however often it is delivered.
+	dl := events.NewDeadLetter(events.DeadLetterChanges, m.Headers(), m.Data(), reason.Error(),
+		"deadletter.changes."+strconv.FormatUint(seq, 10))
+	dl.Header.Set(events.HeaderSubject, m.Subject())
+	r.log.Warn("change dead-lettered", "subject", m.Subject(), "stream_seq", seq, "reason", reason.Error())
+	err := r.retry(ctx, "dead-letter change", func() error {
 		_, err := r.js.PublishMsg(ctx, dl)
 		return err
-	}, "subject", m.Subject()) {
+	}, "subject", m.Subject(), "stream_seq", seq)
+	switch {
+	case err == nil:
+		r.deadLettered.Add(1)
+	case ctx.Err() != nil:
 		return
+	default:
+		r.log.Error("the dead letter was refused; terminating the change, which stays in CHANGES",
+			"stream", jhjs.StreamChanges, "stream_seq", seq, "reason", reason.Error(), "error", err)
 	}
-	r.deadLettered.Add(1)
+	// Term, not TermWithReason: servers before 2.11 ignore that one.
 	if err := m.Term(); err != nil {
 		r.log.Warn("terminate dead-lettered change failed; a redelivery is de-duplicated", "error", err)
 	}

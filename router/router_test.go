@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -424,4 +426,91 @@ func TestJobEnabledLaterRoutesWithoutRestart(t *testing.T) {
 		return r.Stats().Routed > 0
 	}, 10*time.Second, time.Millisecond, "enabling the job takes effect without a restart")
 	require.NotEqual(t, "c1", e.jobMessages("audit", 1)[0].ID(), "a change skipped while the job was disabled is not routed later")
+}
+
+// TestServerDirectivesOfAnInvalidChangeDoNotBlockTheRouter: a change
+// published with a Nats-* directive (here Nats-Expected-Stream, as
+// jetstream.WithExpectStream sends it) is dead-lettered without it; copied
+// onto the dead letter, the directive would make every store fail and
+// stop the router.
+func TestServerDirectivesOfAnInvalidChangeDoNotBlockTheRouter(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate)
+	r := e.startRouter(router.Options{})
+
+	bad := &nats.Msg{Subject: "changes.dcim.device.create", Header: nats.Header{
+		"ce-specversion": {"1.0"}, "ce-id": {"bad-1"}, "ce-source": {"cli"}, "ce-type": {"jobhooks.change.create"},
+	}, Data: []byte(`{"action":"create","content_type":"dcim.device"}`)}
+	_, err := e.srv.JS.PublishMsg(e.ctx, bad, jetstream.WithExpectStream(jhjs.StreamChanges))
+	require.NoError(t, err)
+	e.publish("c1", create("d1"))
+	e.waitRouted(r, 2)
+	require.Equal(t, "c1", e.jobMessages("audit", 1)[0].ID())
+	require.Equal(t, uint64(1), r.Stats().DeadLettered)
+}
+
+// TestAJobMessageTheServerRefusesDeadLettersItsChange: a job message that
+// can never be stored (here over the server's maximum payload, because a
+// callback added a huge context) sends its change to the dead letters with
+// the reason, and the router carries on.
+func TestAJobMessageTheServerRefusesDeadLettersItsChange(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate)
+	var callbacks router.Callbacks
+	callbacks.Register("huge", func(_ context.Context, req router.CallbackRequest) (map[string]any, error) {
+		if req.Request.ChangeID != "huge" {
+			return nil, nil
+		}
+		return map[string]any{"blob": strings.Repeat("x", 2<<20)}, nil
+	})
+	r := e.startRouter(router.Options{Callbacks: &callbacks})
+
+	e.publish("huge", create("d1"))
+	e.publish("c2", create("d2"))
+	e.waitRouted(r, 2)
+	require.Equal(t, "c2", e.jobMessages("audit", 1)[0].ID())
+	stream, err := e.srv.JS.Stream(e.ctx, jhjs.StreamDeadLetter)
+	require.NoError(t, err)
+	dl, err := stream.GetLastMsgForSubject(e.ctx, events.DeadLetterChanges)
+	require.NoError(t, err)
+	require.Equal(t, "huge", dl.Header.Get("ce-id"))
+	require.Contains(t, dl.Header.Get(events.HeaderError), "maximum payload exceeded")
+}
+
+// TestStoppingAcknowledgesWhatIsStored: a router stopped while job
+// messages are in flight acknowledges every change whose job message was
+// stored, so a later start does not route it again (possibly after the
+// duplicate window).
+func TestStoppingAcknowledgesWhatIsStored(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionUpdate)
+	const n = 3000
+	for i := range n {
+		_, err := e.pub.PublishAsync(update(fmt.Sprint(i%50), "A", fmt.Sprint(i)), events.EventOptions{ID: fmt.Sprintf("u%d", i)})
+		require.NoError(t, err)
+	}
+	<-e.pub.PublishAsyncComplete()
+
+	r := router.New(e.srv.JS, router.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	require.Eventually(t, func() bool { return r.Stats().Routed >= 500 }, 30*time.Second, time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+
+	jobs, err := e.srv.JS.Stream(e.ctx, jhjs.StreamJobs)
+	require.NoError(t, err)
+	jobsInfo, err := jobs.Info(e.ctx)
+	require.NoError(t, err)
+	cons, err := e.srv.JS.Consumer(e.ctx, jhjs.StreamChanges, jhjs.ConsumerRouter)
+	require.NoError(t, err)
+	info, err := cons.Info(e.ctx)
+	require.NoError(t, err)
+	t.Logf("stopped with %d job messages stored, ack floor %d", jobsInfo.State.Msgs, info.AckFloor.Stream)
+	require.Less(t, jobsInfo.State.Msgs, uint64(n), "stopped mid-way")
+	require.Equal(t, jobsInfo.State.Msgs, info.AckFloor.Stream, "every change whose job message is stored is acknowledged, in order")
 }
