@@ -200,7 +200,8 @@ func (o ReceiverConsumerOptions) WithDefaults() ReceiverConsumerOptions {
 		o.MaxDeliver = DefaultMaxDeliver
 	}
 	if len(o.BackOff) == 0 {
-		o.BackOff = DefaultBackOff()
+		// No more delays than attempts: the server refuses more.
+		o.BackOff = DefaultBackOff()[:min(len(DefaultBackOff()), max(o.MaxDeliver, 1))]
 	}
 	if o.AckWait == 0 {
 		o.AckWait = DefaultAckWait

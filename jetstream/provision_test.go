@@ -409,7 +409,7 @@ func TestReceiverConsumerConfig(t *testing.T) {
 	}{
 		{"bad job name", "Serial Check", jhjs.ReceiverConsumerOptions{},
 			`invalid consumer configuration: invalid job name "Serial Check": want 1-64 characters of a-z, 0-9, '_' and '-', starting with a letter or digit`},
-		{"back-off longer than max deliver", "webhook", jhjs.ReceiverConsumerOptions{MaxDeliver: 3},
+		{"back-off longer than max deliver", "webhook", jhjs.ReceiverConsumerOptions{MaxDeliver: 3, BackOff: []time.Duration{1, 2, 3, 4}},
 			"invalid consumer configuration: receiver-webhook: back-off has 4 delays but max deliver is 3: give at most 3 (the last delay repeats)"},
 		{"negative max deliver", "webhook", jhjs.ReceiverConsumerOptions{MaxDeliver: -1, BackOff: []time.Duration{time.Second}},
 			"invalid consumer configuration: receiver-webhook: max deliver must be at least 1, got -1"},
@@ -426,6 +426,12 @@ func TestReceiverConsumerConfig(t *testing.T) {
 	}
 	_, err = jhjs.ReceiverConsumerConfig("Serial Check", jhjs.ReceiverConsumerOptions{})
 	require.ErrorIs(t, err, events.ErrInvalidJobName)
+
+	// Fewer attempts than default delays: the defaults are cut to fit.
+	cfg, err = jhjs.ReceiverConsumerConfig("webhook", jhjs.ReceiverConsumerOptions{MaxDeliver: 2})
+	require.NoError(t, err)
+	require.Equal(t, []time.Duration{31 * time.Second, 35 * time.Second}, cfg.BackOff)
+	require.Equal(t, 3, cfg.MaxDeliver)
 }
 
 func TestRetryDelay(t *testing.T) {

@@ -154,14 +154,16 @@ func (c *receiverCmd) run(ctx context.Context, args []string) int {
 	opts := receiver.Options{}
 	var (
 		jobs     string
-		backoff  = receiverDurations(jhjs.DefaultBackOff())
+		backoff  receiverDurations // empty: the defaults, as many as --max-deliver allows
 		logLevel slog.Level
 	)
 	fs := c.flags("receiver", "receiver [flags]", false)
 	fs.StringVar(&jobs, "jobs", strings.Join(builtin.Names(), ","), "jobs to run, comma-separated")
 	fs.IntVar(&opts.Concurrency, "concurrency", receiver.DefaultConcurrency, "messages of each job running at once (changes to one object run in order)")
 	fs.IntVar(&opts.Consumer.MaxDeliver, "max-deliver", jhjs.DefaultMaxDeliver, "attempts per job message, the first included")
-	fs.Var(&backoff, "backoff", "delays before the 2nd, 3rd, … attempt, comma-separated; the last repeats")
+	defaults := receiverDurations(jhjs.DefaultBackOff())
+	fs.Var(&backoff, "backoff", "delays before the 2nd, 3rd, … attempt, comma-separated; the last repeats (default "+
+		defaults.String()+", at most --max-deliver of them)")
 	fs.DurationVar(&opts.Consumer.AckWait, "ack-wait", jhjs.DefaultAckWait, "how long a silent receiver keeps a message before the server redelivers it")
 	fs.IntVar(&opts.Consumer.MaxAckPending, "max-ack-pending", jhjs.DefaultMaxAckPending, "messages in flight per job across all receivers")
 	fs.DurationVar(&opts.Timeout, "timeout", receiver.DefaultTimeout, "time limit of one attempt")

@@ -285,6 +285,21 @@ func TestReceiverRunFlags(t *testing.T) {
 			assert.Contains(t, stderr, tc.stderr)
 		})
 	}
+	// Fewer attempts than default delays: the delays are cut, not refused.
+	ctx, cancel := context.WithCancel(t.Context())
+	var runOut, runErr lockedBuffer
+	exited := make(chan int, 1)
+	go func() {
+		exited <- cli.Receiver(ctx, []string{"--max-deliver", "2", "--jobs", "log", "--nats-url", s.URL}, &runOut, &runErr)
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(runErr.String(), "receiver ready") }, waitFor, 5*time.Millisecond, "stderr: %s", runErr.String())
+	cancel()
+	assert.Equal(t, cli.ExitOK, <-exited)
+	cons, err := s.JS.Consumer(t.Context(), jhjs.StreamJobs, jhjs.ReceiverConsumer("log"))
+	require.NoError(t, err)
+	assert.Equal(t, 3, cons.CachedInfo().Config.MaxDeliver, "two attempts and a spare delivery")
+	assert.Len(t, cons.CachedInfo().Config.BackOff, 2)
+
 	var out, errb lockedBuffer
 	code := cli.Receiver(t.Context(), []string{"jobs", "list", "--nats-url", "nats://127.0.0.1:1"}, &out, &errb)
 	assert.Equal(t, cli.ExitError, code)
