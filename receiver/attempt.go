@@ -20,10 +20,10 @@ const (
 	// settleTimeout bounds each write that settles an attempt (result
 	// record, dead letter); settling never depends on the job's context.
 	settleTimeout = 10 * time.Second
-	// deadLetterTries is how often storing a dead letter is tried before
-	// giving up: a message on its last delivery is never redelivered, so a
-	// failed store leaves it in JOBS, unacknowledged.
-	deadLetterTries = 4
+	// settleTries is how often a settling write (dead letter, result
+	// record) is tried before giving up: a message on its last delivery is
+	// never redelivered, so a failed dead letter leaves it in JOBS.
+	settleTries = 4
 )
 
 // outcome is how an attempt ended.
@@ -66,7 +66,7 @@ func (j *jobRunner) attempt(d *delivery) {
 	}
 	res.Logs = append(res.Logs, LogEntry{Time: res.Started, Level: LevelInfo,
 		Message: fmt.Sprintf("Running job %s (attempt %d of %d)", j.name, n, maxAttempts)})
-	if err := j.results.put(ctx, res); err != nil {
+	if err := j.storeResult(ctx, res); err != nil {
 		logger.Error("cannot record the job's start", "error", err)
 	}
 
@@ -125,7 +125,7 @@ func (j *jobRunner) attempt(d *delivery) {
 	res.Completed = &now
 	ctx, cancel = j.settleContext() // the first may have expired while the job ran
 	defer cancel()
-	if err := j.results.put(ctx, res); err != nil {
+	if err := j.storeResult(ctx, res); err != nil {
 		logger.Error("cannot record the job's result", "error", err)
 	}
 	if err := settle(); err != nil {
@@ -166,7 +166,7 @@ func (j *jobRunner) strandedLastAttempt(d *delivery) {
 		settle = func() error { return nil }
 	}
 	res.Logs = append(res.Logs, LogEntry{Time: now, Level: LevelError, Message: msg})
-	if err := j.results.put(ctx, res); err != nil {
+	if err := j.storeResult(ctx, res); err != nil {
 		j.logger.Error("cannot record the job's result", "error", err)
 	}
 	if err := settle(); err != nil {
@@ -255,8 +255,10 @@ func (j *jobRunner) reject(d *delivery) {
 }
 
 // release gives a message that did not run back to the server, for another
-// receiver. On its last delivery the server would not redeliver it, so it
-// is dead-lettered instead, to be replayed.
+// receiver. The server counts the release as a delivery, so a message
+// released at every restart of a rolling deploy uses up attempts without
+// running; on its last one it would not be redelivered, so it is
+// dead-lettered instead, to be replayed.
 func (j *jobRunner) release(d *delivery, why string) {
 	if d.attempts() < j.opts.Consumer.MaxDeliver {
 		if err := d.msg.Nak(); err != nil {
@@ -285,10 +287,26 @@ func (j *jobRunner) deadLetter(d *delivery, reason string) error {
 	}
 	ctx, cancel := j.settleContext()
 	defer cancel()
+	return settleWithRetries(ctx, func() error {
+		_, err := j.js.PublishMsg(ctx, m)
+		return err
+	})
+}
+
+// storeResult writes a result record, trying a few times: it is where
+// the job's logs are, so it is worth a short wait before the message is
+// settled without it.
+func (j *jobRunner) storeResult(ctx context.Context, res *Result) error {
+	return settleWithRetries(ctx, func() error { return j.results.put(ctx, res) })
+}
+
+// settleWithRetries runs a settling write up to settleTries times, with a
+// growing pause, until it succeeds or ctx ends.
+func settleWithRetries(ctx context.Context, write func() error) error {
 	wait := 100 * time.Millisecond
 	for try := 1; ; try++ {
-		_, err = j.js.PublishMsg(ctx, m)
-		if err == nil || try == deadLetterTries {
+		err := write()
+		if err == nil || try == settleTries {
 			return err
 		}
 		select {

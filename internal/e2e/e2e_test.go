@@ -288,4 +288,6 @@ func TestReceiversShareAJob(t *testing.T) {
 	}
 	t.Logf("runs: %d and %d", runs[0].Load(), runs[1].Load())
 	require.Equal(t, int32(changes), runs[0].Load()+runs[1].Load(), "every change ran exactly once across both receivers")
+	require.Positive(t, runs[0].Load(), "both receivers took work")
+	require.Positive(t, runs[1].Load(), "both receivers took work")
 }
