@@ -1,6 +1,10 @@
 package hookconfig
 
-import "errors"
+import (
+	"errors"
+
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
+)
 
 // Errors of the package. Every error returned wraps one of them (and,
 // where there is one, the underlying cause), so test with errors.Is.
@@ -31,7 +35,7 @@ var (
 
 	// ErrWatchClosed means the bucket's update stream ended before the
 	// watcher's context did, for example because the connection closed.
-	ErrWatchClosed = errors.New("hook watch closed")
+	ErrWatchClosed = jhjs.ErrWatchClosed
 )
 
 // userError is an error whose text is a complete sentence for the user,

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jobhooks/jobhooks/events"
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
 )
 
 // Job is a job's registration in the jobs bucket, written by its receivers
@@ -60,7 +61,7 @@ func (j *Jobs) Get(ctx context.Context, name string) (*Job, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("get job %q: %w", name, err)
 	}
-	job, err := decodeJobEntry(entry.Key(), entry.Value())
+	job, err := DecodeJobEntry(entry.Key(), entry.Value())
 	if err != nil {
 		return nil, entry.Revision(), fmt.Errorf("job %q: %w", name, err)
 	}
@@ -71,14 +72,14 @@ func (j *Jobs) Get(ctx context.Context, name string) (*Job, uint64, error) {
 // valid registrations are left out and reported together in the error
 // (wrapping ErrInvalidJob), so callers can still show the valid ones.
 func (j *Jobs) List(ctx context.Context) ([]*Job, error) {
-	entries, err := latestEntries(ctx, j.kv)
+	entries, err := jhjs.LatestEntries(ctx, j.kv, jetstream.AllKeys)
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
 	jobs := make([]*Job, 0, len(entries))
 	var invalid []error
 	for _, e := range entries {
-		job, err := decodeJobEntry(e.Key(), e.Value())
+		job, err := DecodeJobEntry(e.Key(), e.Value())
 		if err != nil {
 			invalid = append(invalid, fmt.Errorf("job %q (revision %d): %w", e.Key(), e.Revision(), err))
 			continue
@@ -129,7 +130,7 @@ func (j *Jobs) Update(ctx context.Context, name string, fn func(current *Job) (*
 			return nil, 0, fmt.Errorf("get job %q: %w", name, err)
 		default:
 			rev = entry.Revision()
-			current, _ = decodeJobEntry(entry.Key(), entry.Value()) // invalid: as if absent
+			current, _ = DecodeJobEntry(entry.Key(), entry.Value()) // invalid: as if absent
 		}
 		job, err := fn(current)
 		if err != nil {
@@ -158,7 +159,9 @@ func (j *Jobs) Update(ctx context.Context, name string, fn func(current *Job) (*
 	return nil, 0, fmt.Errorf("update job %q: it kept changing under %d attempts", name, maxJobUpdateAttempts)
 }
 
-func decodeJobEntry(key string, value []byte) (*Job, error) {
+// DecodeJobEntry decodes the jobs bucket value stored under key: a valid
+// registration whose name is its key.
+func DecodeJobEntry(key string, value []byte) (*Job, error) {
 	job, err := DecodeJob(value)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jobhooks/jobhooks/events"
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
 )
 
 // maxModifyAttempts bounds Modify's read-modify-write retries when other
@@ -67,7 +68,7 @@ func (s *Store) Get(ctx context.Context, name string) (*Hook, uint64, error) {
 // List returns every hook of the bucket, sorted by name. A value that is
 // not a valid hook is listed with Err set; it never fails the list.
 func (s *Store) List(ctx context.Context) ([]Entry, error) {
-	entries, err := latestEntries(ctx, s.hooks)
+	entries, err := jhjs.LatestEntries(ctx, s.hooks, jetstream.AllKeys)
 	if err != nil {
 		return nil, fmt.Errorf("list hooks: %w", err)
 	}
@@ -150,7 +151,7 @@ func (s *Store) checkJob(ctx context.Context, h *Hook) error {
 // with the same job, a shared content type and a shared event. The first
 // conflict is reported in h's order of content types and events.
 func (s *Store) checkConflicts(ctx context.Context, h *Hook) error {
-	entries, err := latestEntries(ctx, s.hooks)
+	entries, err := jhjs.LatestEntries(ctx, s.hooks, jetstream.AllKeys)
 	if err != nil {
 		return fmt.Errorf("hook %q: check for conflicts: %w", h.Name, err)
 	}

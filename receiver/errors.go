@@ -1,6 +1,10 @@
 package receiver
 
-import "errors"
+import (
+	"errors"
+
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
+)
 
 // Errors of the package. Returned errors wrap them (with details), so test
 // with errors.Is.
@@ -21,7 +25,7 @@ var (
 	ErrShutdown = errors.New("receiver shutting down")
 	// ErrWatchClosed means the watch on the jobs bucket ended before the
 	// runner's context did, for example because the connection closed.
-	ErrWatchClosed = errors.New("jobs bucket watch closed")
+	ErrWatchClosed = jhjs.ErrWatchClosed
 	// ErrResultNotFound means no job result has that key.
 	ErrResultNotFound = errors.New("job result not found")
 	// ErrDeadLetterNotFound means no job dead letter has that sequence.

@@ -114,7 +114,7 @@ func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready fu
 	if err != nil {
 		return fmt.Errorf("job %s: watch the %s bucket: %w", j.name, jhjs.BucketJobs, err)
 	}
-	defer stopWatch(w)
+	defer jhjs.StopWatch(w)
 
 	beatCtx, stopBeats := context.WithCancel(context.WithoutCancel(ctx))
 	beatsDone := make(chan struct{})
@@ -223,7 +223,7 @@ func (j *jobRunner) enabledIn(e jetstream.KeyValueEntry) bool {
 		j.logger.Warn("job registration deleted from the jobs bucket: not running the job until a receiver registers it again (restart one)")
 		return false
 	}
-	job, err := hookconfig.DecodeJob(e.Value())
+	job, err := hookconfig.DecodeJobEntry(e.Key(), e.Value())
 	if err != nil {
 		j.logger.Warn("invalid job registration: not running the job", "error", err)
 		return false

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jobhooks/jobhooks/events"
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
 )
 
 // Status is a job result's status.
@@ -125,39 +126,28 @@ func (rs *Results) List(ctx context.Context, f ResultFilter) ([]*Result, error) 
 		}
 		keys = f.Hook + ".*"
 	}
-	w, err := rs.kv.Watch(ctx, keys, jetstream.IgnoreDeletes())
+	entries, err := jhjs.LatestEntries(ctx, rs.kv, keys)
 	if err != nil {
 		return nil, fmt.Errorf("list job results: %w", err)
 	}
-	defer stopWatch(w)
 	var (
 		out     []*Result
 		invalid []error
 	)
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, context.Cause(ctx)
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, fmt.Errorf("list job results: %w", ErrWatchClosed)
-			}
-			if e == nil {
-				slices.SortFunc(out, func(a, b *Result) int {
-					return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.Key(), b.Key()))
-				})
-				return out, errors.Join(invalid...)
-			}
-			r, err := decodeResult(e.Key(), e.Value())
-			if err != nil {
-				invalid = append(invalid, err)
-				continue
-			}
-			if f.match(r) {
-				out = append(out, r)
-			}
+	for _, e := range entries {
+		r, err := decodeResult(e.Key(), e.Value())
+		if err != nil {
+			invalid = append(invalid, err)
+			continue
+		}
+		if f.match(r) {
+			out = append(out, r)
 		}
 	}
+	slices.SortFunc(out, func(a, b *Result) int {
+		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.Key(), b.Key()))
+	})
+	return out, errors.Join(invalid...)
 }
 
 func decodeResult(key string, value []byte) (*Result, error) {
@@ -188,15 +178,4 @@ func (rs *Results) put(ctx context.Context, r *Result) error {
 		return fmt.Errorf("store job result %s: %w", r.Key(), err)
 	}
 	return nil
-}
-
-// stopWatch stops w and drains its updates in the background: nats.go's
-// watch callback blocks while the channel is full and closes it only after
-// the callback returns, so an undrained watch would leak its goroutine.
-func stopWatch(w jetstream.KeyWatcher) {
-	_ = w.Stop() // fails only if already stopped
-	go func() {
-		for range w.Updates() {
-		}
-	}()
 }

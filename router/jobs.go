@@ -68,8 +68,8 @@ func (s *jobStates) run(ctx context.Context, kw jetstream.KeyWatcher, log *slog.
 			case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
 				delete(jobs, e.Key())
 			default:
-				job, err := hookconfig.DecodeJob(e.Value())
-				if err != nil || job.Name != e.Key() {
+				job, err := hookconfig.DecodeJobEntry(e.Key(), e.Value())
+				if err != nil {
 					log.Error("invalid job registration ignored; its hooks route nothing", "key", e.Key(), "revision", e.Revision(), "error", err)
 					delete(jobs, e.Key())
 					break
