@@ -114,28 +114,43 @@ func DecodeEvent(header nats.Header, data []byte) (*event.Event, error) {
 // ChangeFromEvent checks a CloudEvent's type and decodes its data as a
 // Change valid for subject.
 func ChangeFromEvent(subject string, ev *event.Event) (*ChangeEvent, error) {
-	_, action, err := ParseChangeSubject(subject)
-	if err != nil {
+	if _, _, err := ParseChangeSubject(subject); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidChange, err)
 	}
-	if want := TypePrefix + string(action); ev.Type() != want {
-		return nil, fmt.Errorf("%w: type %q: a change on %s must have type %q", ErrInvalidChange, ev.Type(), subject, want)
-	}
-	if ct := ev.DataContentType(); ct != "" && !isJSON(ct) {
-		return nil, fmt.Errorf("%w: datacontenttype %q: change data must be JSON", ErrInvalidChange, ct)
-	}
-	data := ev.Data()
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, fmt.Errorf("%w: the event has no data; a change needs a JSON object with action, content_type and postchange/prechange", ErrInvalidChange)
-	}
 	ce := &ChangeEvent{Event: *ev}
-	if err := json.Unmarshal(data, &ce.Change); err != nil {
-		return nil, fmt.Errorf("%w: data is not a change JSON object: %w", ErrInvalidChange, err)
+	if err := decodeData(ev, &ce.Change); err != nil {
+		return nil, err
 	}
 	if err := ce.Change.ValidateFor(subject); err != nil {
 		return nil, err
 	}
+	if err := checkType(ev, ce.Change.Action); err != nil {
+		return nil, err
+	}
 	return ce, nil
+}
+
+// decodeData unmarshals a change event's data, which must be JSON, into v.
+func decodeData(ev *event.Event, v any) error {
+	if ct := ev.DataContentType(); ct != "" && !isJSON(ct) {
+		return fmt.Errorf("%w: datacontenttype %q: change data must be JSON", ErrInvalidChange, ct)
+	}
+	data := ev.Data()
+	if len(bytes.TrimSpace(data)) == 0 {
+		return fmt.Errorf("%w: the event has no data; a change needs a JSON object with action, content_type and postchange/prechange", ErrInvalidChange)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%w: data is not a change JSON object: %w", ErrInvalidChange, err)
+	}
+	return nil
+}
+
+// checkType checks the event type of a (valid) change with action.
+func checkType(ev *event.Event, action Action) error {
+	if want := TypePrefix + string(action); ev.Type() != want {
+		return fmt.Errorf("%w: type %q: want %q for action %s", ErrInvalidChange, ev.Type(), want, action)
+	}
+	return nil
 }
 
 func isJSON(contentType string) bool {

@@ -205,7 +205,7 @@ func TestDecodeInvalid(t *testing.T) {
 		{"header twice", updateSubject, with(func(h nats.Header) { h["CE-ID"] = []string{"other"} }), []byte(updateData), "appears more than once"},
 		{"bad extension name", updateSubject, with(func(h nats.Header) { h.Set("ce-hook_origin", "x") }), []byte(updateData), "header ce-hook_origin: bad key"},
 		{"bad time", updateSubject, with(func(h nats.Header) { h.Set("ce-time", "yesterday") }), []byte(updateData), "header ce-time"},
-		{"wrong type", updateSubject, with(func(h nats.Header) { h.Set("ce-type", "org.netbox.device.updated") }), []byte(updateData), `type "org.netbox.device.updated": a change on changes.dcim.device.update must have type "jobhooks.change.update"`},
+		{"wrong type", updateSubject, with(func(h nats.Header) { h.Set("ce-type", "org.netbox.device.updated") }), []byte(updateData), `type "org.netbox.device.updated": want "jobhooks.change.update" for action update`},
 		{"data not JSON by content type", updateSubject, with(func(h nats.Header) { h.Set("content-type", "text/plain") }), []byte(updateData), `datacontenttype "text/plain": change data must be JSON`},
 		{"no data", updateSubject, plainHeaders(), nil, "the event has no data"},
 		{"data not JSON", updateSubject, plainHeaders(), []byte("serial=B2"), "data is not a change JSON object"},

@@ -104,34 +104,26 @@ func DecodeJobMessage(subject string, header nats.Header, data []byte) (*JobMess
 	if err != nil {
 		return nil, err
 	}
-	ch, err := ChangeFromEvent(changeSubjectOf(ev.Data()), ev)
-	if err != nil {
-		return nil, err
-	}
-	m := &JobMessage{ChangeEvent: *ch, Job: job, Hook: HeaderValue(header, HeaderHook)}
 	if h := HeaderValue(header, HeaderJob); h != "" && h != job {
 		return nil, fmt.Errorf("%w: header %s %q does not match subject %q", ErrInvalidChange, HeaderJob, h, subject)
 	}
+	m := &JobMessage{ChangeEvent: ChangeEvent{Event: *ev}, Job: job, Hook: HeaderValue(header, HeaderHook)}
 	if m.Hook == "" {
 		return nil, fmt.Errorf("%w: job message without a %s header", ErrInvalidChange, HeaderHook)
 	}
-	var body struct {
-		Context map[string]any `json:"context"`
+	// One pass over the body: the change data and the context beside it.
+	body := struct {
+		*Change
+		Context *map[string]any `json:"context"`
+	}{&m.Change, &m.Context}
+	if err := decodeData(ev, &body); err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(ev.Data(), &body); err != nil {
-		return nil, fmt.Errorf("%w: context: %w", ErrInvalidChange, err)
+	if err := m.Change.Validate(); err != nil {
+		return nil, err
 	}
-	m.Context = body.Context
+	if err := checkType(ev, m.Change.Action); err != nil {
+		return nil, err
+	}
 	return m, nil
-}
-
-// changeSubjectOf returns the change subject the data claims, so that the
-// change is checked against itself; ChangeFromEvent reports bad data.
-func changeSubjectOf(data []byte) string {
-	var head struct {
-		Action      Action `json:"action"`
-		ContentType string `json:"content_type"`
-	}
-	_ = json.Unmarshal(data, &head)
-	return ChangesPrefix + "." + head.ContentType + "." + string(head.Action)
 }

@@ -115,3 +115,12 @@ func TestNewDeadLetterDropsServerDirectives(t *testing.T) {
 	require.Len(t, dl.Header, 3)
 	require.Equal(t, "CHANGES", orig.Get("Nats-Expected-Stream"), "the original is not modified")
 }
+
+func TestDecodeJobMessageChecksTheType(t *testing.T) {
+	msg, err := events.NewJobMsg(decodedUpdate(t), "serial-check", "serial-validator", nil)
+	require.NoError(t, err)
+	msg.Header["ce-type"] = []string{"jobhooks.change.create"}
+	_, err = events.DecodeJobMessage(msg.Subject, msg.Header, msg.Data)
+	require.ErrorIs(t, err, events.ErrInvalidChange)
+	require.ErrorContains(t, err, `type "jobhooks.change.create": want "jobhooks.change.update" for action update`)
+}
