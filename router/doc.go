@@ -11,6 +11,8 @@
 // once, and exactly once when a router that crashed is back within the
 // JOBS stream's duplicate window (2 minutes), since job messages carry
 // Nats-Msg-Id <change id>.<hook>. Job messages of one job are stored in the
-// order their changes were stored; only a publish that fails and is
-// retried can land behind later ones.
+// order their changes were stored. When a publish fails, the router
+// publishes it again and the following ones one at a time, in order, until
+// it has caught up; only a message already in flight when the failure
+// cleared can land ahead of the retried one.
 package router

@@ -347,17 +347,23 @@ func (r *Router) awaitStored(ctx context.Context, job *nats.Msg, f jetstream.Pub
 	if f != nil {
 		timeout := time.NewTimer(r.opts.AckTimeout)
 		defer timeout.Stop()
+		var reason []any
 		select {
 		case <-f.Ok():
 			return nil
 		case err := <-f.Err():
-			r.log.Warn("store job message failed; publishing it again", append(attrs, "error", err)...)
+			reason = []any{"error", err}
 		case <-timeout.C:
-			r.log.Warn("no confirmation for a job message; publishing it again", append(attrs, "waited", r.opts.AckTimeout)...)
+			reason = []any{"error", "no confirmation", "waited", r.opts.AckTimeout}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		// From here on, job messages are published one at a time, in
+		// order, until the acknowledger has caught up: later changes must
+		// not overtake this one. (Those already sent may have, if the
+		// failure cleared while they were in flight.)
 		r.degraded.Store(true)
+		r.log.Warn("store job message failed; publishing it again, and the next ones in order", append(attrs, reason...)...)
 	}
 	return r.retry(ctx, "store job message", func() error {
 		_, err := r.js.PublishMsg(ctx, job)
