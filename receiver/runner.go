@@ -197,18 +197,11 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 		})
 	}
-	readyDone := make(chan struct{})
-	go func() {
-		readyWG.Wait()
-		close(readyDone)
-	}()
-	<-readyDone
+	readyWG.Wait()
 	if ctx.Err() == nil {
 		close(r.ready)
 		logger.Info("receiver ready", "jobs", opts.Jobs, "concurrency", opts.Concurrency)
 	}
 	wg.Wait()
-	errMu.Lock()
-	defer errMu.Unlock()
-	return runErr
+	return runErr // every writer has returned
 }
