@@ -70,10 +70,8 @@ func (j *jobRunner) attempt(d *delivery) {
 		logger.Error("cannot record the job's start", "error", err)
 	}
 
-	var o outcome
-	if change.Params, o.err = j.params(ctx, jm.Hook, job); o.err == nil {
-		o = j.invoke(job, change)
-	}
+	change.Params = j.params(ctx, jm.Hook, job)
+	o := j.invoke(job, change)
 
 	res.Logs = append(res.Logs, job.entries()...)
 	note := func(level Level, msg string) {
@@ -175,22 +173,24 @@ func (j *jobRunner) strandedLastAttempt(d *delivery) {
 	j.logger.Error("job errored: "+reason, "hook", d.jm.Hook, "change_id", d.jm.ID())
 }
 
-// params reads the hook's params from the job_hooks bucket. A hook that is
-// gone (deleted after routing) gives nil params; the job still runs, as it
-// would in Nautobot.
-func (j *jobRunner) params(ctx context.Context, hook string, job *Job) ([]byte, error) {
-	h, _, err := j.hooks.Get(ctx, hook)
+// params returns the hook's params, from the live copy of the job_hooks
+// bucket; a hook the copy does not have (yet: it may have been put a
+// moment ago) is read from the bucket. A hook that is gone (deleted after
+// routing) gives nil params; the job still runs, as it would in Nautobot.
+func (j *jobRunner) params(ctx context.Context, hook string, job *Job) []byte {
+	if h, ok := j.hooks.Index().Get(hook); ok {
+		return h.Params
+	}
+	h, _, err := j.hookStore.Get(ctx, hook)
 	switch {
+	case err == nil:
+		return h.Params
 	case errors.Is(err, hookconfig.ErrNotFound):
 		job.logger.Debug("hook no longer exists; running without params")
-		return nil, nil
-	case errors.Is(err, hookconfig.ErrInvalidHook):
-		job.Warning(fmt.Sprintf("hook %q is invalid in the job_hooks bucket (%v); running without its params", hook, err))
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("read the params of hook %q: %w", hook, err)
+	default:
+		job.Warning(fmt.Sprintf("cannot read hook %q from the job_hooks bucket (%v); running without its params", hook, err))
 	}
-	return h.Params, nil
+	return nil
 }
 
 // invoke calls the receiver with the per-job timeout, recovering a panic.

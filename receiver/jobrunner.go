@@ -30,7 +30,8 @@ type jobRunnerConfig struct {
 	js          jetstream.JetStream
 	consumer    jetstream.Consumer
 	consumerCfg jetstream.ConsumerConfig
-	hooks       *hookconfig.Store
+	hooks       *hookconfig.Watcher // live copy of job_hooks, for params
+	hookStore   *hookconfig.Store   // for a hook the copy does not have yet
 	results     *Results
 	publisher   *events.Publisher
 	logger      *slog.Logger

@@ -152,7 +152,16 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	jobsKV := buckets[jhjs.BucketJobs]
 	jobs := hookconfig.NewJobs(jobsKV)
-	hooks := hookconfig.NewStore(buckets[jhjs.BucketJobHooks], jobs)
+	// Hook params are read from a live copy of the bucket: no round trip
+	// per attempt, and still the current params when the attempt starts.
+	hooks, err := hookconfig.Watch(ctx, buckets[jhjs.BucketJobHooks], hookconfig.WatchOptions{Logger: logger})
+	if err != nil {
+		return err
+	}
+	if err := hooks.WaitReady(ctx); err != nil {
+		return fmt.Errorf("load hooks: %w", err)
+	}
+	hookStore := hookconfig.NewStore(buckets[jhjs.BucketJobHooks], jobs)
 	results := NewResults(buckets[jhjs.BucketJobResults])
 	publisher := events.NewPublisher(r.js, opts.Source)
 
@@ -172,7 +181,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		runners = append(runners, newJobRunner(jobRunnerConfig{
 			name: name, receiver: rcv, opts: opts, js: r.js, consumer: cons, consumerCfg: cfg,
-			hooks: hooks, results: results, publisher: publisher, logger: logger.With("job", name),
+			hooks: hooks, hookStore: hookStore, results: results, publisher: publisher, logger: logger.With("job", name),
 		}))
 	}
 
