@@ -30,6 +30,7 @@ func Router(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs := subcommandFlags("router", routerUsage, stderr)
 	var conn jhjs.ConnOptions
 	conn.RegisterFlags(fs)
+	fs.Lookup("nats-url").Usage = "NATS server URL(s), comma-separated (env " + jhjs.EnvURL + "); none: start an embedded JetStream server (--listen, --data-dir)"
 	provision := jhjs.DefaultConfig()
 	provision.RegisterFlags(fs)
 	listen := fs.String("listen", jhjs.DefaultListen, "embedded server: address to listen on (used when no NATS URL is given)")
