@@ -566,3 +566,29 @@ func TestOrderHoldsWhileTheJobsStreamRefusesMessages(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("u%03d", i), m.ID())
 	}
 }
+
+// TestStructuredChangesBecomeBinaryJobMessages: a change published in
+// structured mode (the whole event JSON in the body) reaches its job as a
+// binary-mode job message: ce- headers, the change data as the body.
+func TestStructuredChangesBecomeBinaryJobMessages(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate)
+	r := e.startRouter(router.Options{})
+
+	data := `{"action":"create","content_type":"dcim.device","object_id":"d1","postchange":{"name":"edge-d1"}}`
+	body := `{"specversion":"1.0","id":"s1","source":"nautobot://prod","type":"jobhooks.change.create","datacontenttype":"application/json","data":` + data + `}`
+	_, err := e.srv.JS.PublishMsg(e.ctx, &nats.Msg{Subject: "changes.dcim.device.create",
+		Header: nats.Header{"content-type": {"application/cloudevents+json"}}, Data: []byte(body)})
+	require.NoError(t, err)
+	e.waitRouted(r, 1)
+
+	stream, err := e.srv.JS.Stream(e.ctx, jhjs.StreamJobs)
+	require.NoError(t, err)
+	m, err := stream.GetLastMsgForSubject(e.ctx, "jobs.audit")
+	require.NoError(t, err)
+	require.Equal(t, "s1", m.Header.Get("ce-id"))
+	require.Equal(t, "nautobot://prod", m.Header.Get("ce-source"))
+	require.Equal(t, "application/json", m.Header.Get("content-type"))
+	require.JSONEq(t, data, string(m.Data))
+}
