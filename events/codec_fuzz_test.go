@@ -61,3 +61,27 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeJobMessage(f *testing.F) {
+	binary := "ce-specversion: 1.0\nce-id: chg-1\nce-source: nautobot://prod\nce-type: jobhooks.change.update\nJobhooks-Hook: serial-check\nJobhooks-Job: serial-validator"
+	f.Add("jobs.serial-validator", binary, []byte(updateData))
+	f.Add("jobs.serial-validator", binary, []byte(`{"action":"update","content_type":"dcim.device","postchange":{},"context":{"a":1}}`))
+	f.Add("jobs.serial-validator", binary+"\njobhooks-job: other", []byte(updateData))
+	f.Add("jobs.x", "ce-specversion: 1.0", []byte(`{"context":[]}`))
+	f.Add("jobs", "", []byte(`null`))
+	f.Fuzz(func(t *testing.T, subject, headerLines string, data []byte) {
+		got, err := events.DecodeJobMessage(subject, parseHeaderLines(headerLines), data)
+		if err != nil {
+			if !errors.Is(err, events.ErrInvalidChange) && !errors.Is(err, events.ErrInvalidSubject) {
+				t.Fatalf("error wraps neither ErrInvalidChange nor ErrInvalidSubject: %v", err)
+			}
+			return
+		}
+		if err := got.Change.Validate(); err != nil {
+			t.Fatalf("decoded an invalid change: %v", err)
+		}
+		if got.Hook == "" || got.Job == "" {
+			t.Fatalf("decoded a job message without hook or job: %+v", got)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package hookconfig_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -133,4 +134,27 @@ func TestJobsUpdateIsCompareAndSet(t *testing.T) {
 	require.ErrorIs(t, err, hookconfig.ErrInvalidJob)
 	_, _, err = jobs.Update(ctx, "Bad Name", nil)
 	require.ErrorIs(t, err, events.ErrInvalidJobName)
+}
+
+func FuzzDecodeJobEntry(f *testing.F) {
+	f.Add("webhook", []byte(`{"name":"webhook","description":"POST","enabled":true,"approval_required":false,"registered_at":"2026-11-22T10:00:00Z"}`))
+	f.Add("webhook", []byte(`{"name":"other"}`))
+	f.Add("Bad Name", []byte(`{"name":"Bad Name"}`))
+	f.Add("x", []byte(`{"name":"x","enabled":"yes"}`))
+	f.Add("x", []byte(`[]`))
+	f.Fuzz(func(t *testing.T, key string, value []byte) {
+		job, err := hookconfig.DecodeJobEntry(key, value)
+		if err != nil {
+			if !errors.Is(err, hookconfig.ErrInvalidJob) {
+				t.Fatalf("error does not wrap ErrInvalidJob: %v", err)
+			}
+			return
+		}
+		if job.Name != key {
+			t.Fatalf("decoded job %q under key %q", job.Name, key)
+		}
+		if err := events.ValidateJobName(job.Name); err != nil {
+			t.Fatalf("decoded an invalid name: %v", err)
+		}
+	})
 }
