@@ -1,6 +1,3 @@
-// Command receiver runs jobhooks' job hook receivers for the built-in jobs
-// (log, serial-validator) and inspects the job registry, job results and
-// dead letters. Run "receiver help" for usage.
 package main
 
 import (
