@@ -130,9 +130,16 @@ func (r *Router) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx) // ends the watchers however Run returns
 	defer cancel()
 	r.callbacks = r.opts.Callbacks.freeze()
-	cons, err := jhjs.EnsureConsumer(ctx, r.js, jhjs.StreamChanges, jhjs.RouterConsumerConfig(), jhjs.WithLogger(r.log))
+	var created jhjs.ProvisionResult
+	cons, err := jhjs.EnsureConsumer(ctx, r.js, jhjs.StreamChanges, jhjs.RouterConsumerConfig(), jhjs.WithLogger(r.log), jhjs.WithResult(&created))
 	if err != nil {
 		return err
+	}
+	if info := cons.CachedInfo(); created.Action == jhjs.ActionCreated && info.NumPending > 0 {
+		// A new consumer starts at the beginning of CHANGES: on a first
+		// start that is what is wanted, after a deleted consumer it routes
+		// everything stored again. Say so.
+		r.log.Warn("router consumer created: every change stored in CHANGES will be routed", "changes", info.NumPending)
 	}
 	err = r.loadTables(ctx)
 	defer r.waitWatchers(cancel)
@@ -142,7 +149,10 @@ func (r *Router) Run(ctx context.Context) error {
 	r.log.Info("router ready", "hooks", r.hooks.Index().Len(), "consumer", jhjs.ConsumerRouter)
 	close(r.ready)
 
-	iter, err := cons.Messages(jetstream.PullMaxMessages(r.opts.MaxPending))
+	// Short pull requests with frequent heartbeats: a lost consumer or
+	// server is noticed in seconds.
+	iter, err := cons.Messages(jetstream.PullMaxMessages(r.opts.MaxPending),
+		jetstream.PullExpiry(10*time.Second), jetstream.PullHeartbeat(2*time.Second))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", jhjs.StreamChanges, err)
 	}
@@ -163,10 +173,18 @@ func (r *Router) Run(ctx context.Context) error {
 	for {
 		m, err := iter.Next()
 		if err != nil {
-			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				// Closed by ctx, or on its own (connection closed): the
+				// latter is an error, for a supervisor to restart the router.
 				runErr = fmt.Errorf("consume %s: %w", jhjs.StreamChanges, err)
+				break
 			}
-			break
+			if _, cerr := r.js.Consumer(ctx, jhjs.StreamChanges, jhjs.ConsumerRouter); errors.Is(cerr, jetstream.ErrConsumerNotFound) {
+				runErr = fmt.Errorf("consume %s: the %s consumer was deleted (a restart recreates it): %w", jhjs.StreamChanges, jhjs.ConsumerRouter, err)
+				break
+			}
+			r.log.Warn("receiving changes", "error", err) // e.g. missed heartbeats: the iterator recovers
+			continue
 		}
 		if p, ok := r.route(ctx, m); ok {
 			pending <- p

@@ -592,3 +592,22 @@ func TestStructuredChangesBecomeBinaryJobMessages(t *testing.T) {
 	require.Equal(t, "application/json", m.Header.Get("content-type"))
 	require.JSONEq(t, data, string(m.Data))
 }
+
+// TestRunFailsWhenItsConsumerIsDeleted: a router whose consumer disappears
+// (say, `nats consumer rm CHANGES router`) stops with an error, so that its
+// supervisor restarts it; it does not stop quietly as if asked to.
+func TestRunFailsWhenItsConsumerIsDeleted(t *testing.T) {
+	e := newEnv(t)
+	r := router.New(e.srv.JS, router.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	done := make(chan error, 1)
+	go func() { done <- r.Run(e.ctx) }()
+	<-r.Ready()
+	require.NoError(t, e.srv.JS.DeleteConsumer(e.ctx, jhjs.StreamChanges, jhjs.ConsumerRouter))
+	select {
+	case err := <-done:
+		t.Logf("Run: %v", err)
+		require.ErrorContains(t, err, "consume CHANGES")
+	case <-e.ctx.Done():
+		t.Fatal("the router did not notice its consumer was deleted")
+	}
+}
