@@ -202,11 +202,16 @@ func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready fu
 				continue
 			}
 			// The consumer may have been deleted: recreate it.
-			cons, err := jhjs.EnsureConsumer(ctx, j.js, jhjs.StreamJobs, j.consumerCfg, jhjs.WithLogger(j.logger))
+			var restored jhjs.ProvisionResult
+			cons, err := jhjs.EnsureConsumer(ctx, j.js, jhjs.StreamJobs, j.consumerCfg, jhjs.WithLogger(j.logger), jhjs.WithResult(&restored))
 			if err != nil {
 				j.logger.Error("cannot restore the consumer; retrying", "error", err, "in", backoff)
 				retryLater()
 				continue
+			}
+			if info := cons.CachedInfo(); restored.Action == jhjs.ActionCreated && info.NumPending > 0 {
+				// A new consumer starts at the beginning of JOBS.
+				j.logger.Warn("consumer recreated: every job message of this job stored in JOBS will run again", "messages", info.NumPending)
 			}
 			j.consumer = cons
 			if current, err = j.startPull(); err != nil {
