@@ -1,13 +1,11 @@
 package hookconfig_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,30 +16,12 @@ import (
 	"github.com/jobhooks/jobhooks/events"
 	"github.com/jobhooks/jobhooks/hookconfig"
 	jhjs "github.com/jobhooks/jobhooks/jetstream"
+	"github.com/jobhooks/jobhooks/jetstream/jstest"
 )
 
-// logBuffer collects a logger's output; the watcher goroutine writes while
-// the test reads.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func startWatcher(t *testing.T, ctx context.Context, kv jetstream.KeyValue) (*hookconfig.Watcher, *logBuffer) {
+func startWatcher(t *testing.T, ctx context.Context, kv jetstream.KeyValue) (*hookconfig.Watcher, *jstest.LogBuffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &jstest.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w, err := hookconfig.Watch(ctx, kv, hookconfig.WatchOptions{Logger: logger})
 	require.NoError(t, err)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -234,24 +233,6 @@ func assertNoLeaks(t *testing.T) {
 }
 
 var errBoom = errors.New("boom")
-
-// logBuffer collects a runner's log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // watchAcks returns the acknowledgements the job's receivers send (their
 // subject and body: "+ACK", "-NAK", "+WPI", …), as the server sees them.

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobhooks/jobhooks/events"
+	"github.com/jobhooks/jobhooks/jetstream/jstest"
 	"github.com/jobhooks/jobhooks/receiver"
 )
 
@@ -31,7 +32,7 @@ func TestShutdownFinishesRunningJobsAndReleasesTheRest(t *testing.T) {
 	}
 	reg := receiver.NewRegistry()
 	reg.HandleFunc("work", receiver.JobInfo{}, handler)
-	var logs logBuffer
+	var logs jstest.LogBuffer
 	opts := testOptions(t)
 	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	r := e.start(reg, opts)

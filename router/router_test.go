@@ -1,7 +1,6 @@
 package router_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,7 +31,7 @@ type env struct {
 	store *hookconfig.Store
 	jobs  *hookconfig.Jobs
 	pub   *events.Publisher
-	log   *lockedWriter
+	log   *jstest.LogBuffer
 }
 
 func newEnv(t testing.TB) *env {
@@ -48,7 +47,7 @@ func newEnv(t testing.TB) *env {
 	require.NoError(t, err)
 	jobs := hookconfig.NewJobs(jobsKV)
 	return &env{t: t, ctx: ctx, srv: srv, jobs: jobs, store: hookconfig.NewStore(hooksKV, jobs),
-		pub: events.NewPublisher(srv.JS, "test://router"), log: &lockedWriter{w: &bytes.Buffer{}}}
+		pub: events.NewPublisher(srv.JS, "test://router"), log: &jstest.LogBuffer{}}
 }
 
 func (e *env) registerJob(name string, enabled bool) {
@@ -145,23 +144,6 @@ func (e *env) pendingChanges() uint64 {
 	info, err := cons.Info(e.ctx)
 	require.NoError(e.t, err)
 	return info.NumPending + uint64(info.NumAckPending)
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.String()
 }
 
 func device(id, serial string) map[string]any {

@@ -25,7 +25,7 @@ const waitFor = 20 * time.Second
 // and exit code.
 func receiverCLI(t *testing.T, s *jstest.Server, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	var out, errb lockedBuffer
+	var out, errb jstest.LogBuffer
 	code = cli.Receiver(t.Context(), append(args, "--nats-url", s.URL), &out, &errb)
 	return out.String(), errb.String(), code
 }
@@ -36,7 +36,7 @@ func startReceiver(t *testing.T, s *jstest.Server, args ...string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- cli.Receiver(ctx, append([]string{"--nats-url", s.URL}, args...), &lockedBuffer{}, &lockedBuffer{})
+		done <- cli.Receiver(ctx, append([]string{"--nats-url", s.URL}, args...), &jstest.LogBuffer{}, &jstest.LogBuffer{})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -287,7 +287,7 @@ func TestReceiverRunFlags(t *testing.T) {
 	}
 	// Fewer attempts than default delays: the delays are cut, not refused.
 	ctx, cancel := context.WithCancel(t.Context())
-	var runOut, runErr lockedBuffer
+	var runOut, runErr jstest.LogBuffer
 	exited := make(chan int, 1)
 	go func() {
 		exited <- cli.Receiver(ctx, []string{"--max-deliver", "2", "--jobs", "log", "--nats-url", s.URL}, &runOut, &runErr)
@@ -300,7 +300,7 @@ func TestReceiverRunFlags(t *testing.T) {
 	assert.Equal(t, 3, cons.CachedInfo().Config.MaxDeliver, "two attempts and a spare delivery")
 	assert.Len(t, cons.CachedInfo().Config.BackOff, 2)
 
-	var out, errb lockedBuffer
+	var out, errb jstest.LogBuffer
 	code := cli.Receiver(t.Context(), []string{"jobs", "list", "--nats-url", "nats://127.0.0.1:1"}, &out, &errb)
 	assert.Equal(t, cli.ExitError, code)
 	assert.Contains(t, errb.String(), "connect to NATS at nats://127.0.0.1:1")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,30 +14,13 @@ import (
 	"github.com/jobhooks/jobhooks/jetstream/jstest"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runRouter runs the router command until it logs "router ready", then
 // stops it and returns its exit code and log.
 func runRouter(t *testing.T, args ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, log syncBuffer
+	var out, log jstest.LogBuffer
 	code := make(chan int, 1)
 	go func() { code <- cli.Router(ctx, args, strings.NewReader(""), &out, &log) }()
 	require.Eventually(t, func() bool { return strings.Contains(log.String(), "router ready") },
