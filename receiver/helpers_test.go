@@ -35,19 +35,9 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	s := jstest.Start(t)
-	ctx := t.Context()
-	_, err := jhjs.Provision(ctx, s.JS, jhjs.DefaultConfig(), nil)
-	require.NoError(t, err)
-	e := &env{Server: s, t: t}
-	e.jobs, err = s.JS.KeyValue(ctx, jhjs.BucketJobs)
-	require.NoError(t, err)
-	e.hooks, err = s.JS.KeyValue(ctx, jhjs.BucketJobHooks)
-	require.NoError(t, err)
-	kv, err := s.JS.KeyValue(ctx, jhjs.BucketJobResults)
-	require.NoError(t, err)
-	e.results = receiver.NewResults(kv)
-	return e
+	s := jstest.StartProvisioned(t)
+	return &env{Server: s, t: t, jobs: s.KV(t, jhjs.BucketJobs), hooks: s.KV(t, jhjs.BucketJobHooks),
+		results: receiver.NewResults(s.KV(t, jhjs.BucketJobResults))}
 }
 
 // testOptions are fast settings: three attempts 10ms apart.

@@ -38,15 +38,9 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	srv := jstest.Start(t)
-	_, err := jhjs.Provision(ctx, srv.JS, jhjs.DefaultConfig(), nil)
-	require.NoError(t, err)
-	hooksKV, err := srv.JS.KeyValue(ctx, jhjs.BucketJobHooks)
-	require.NoError(t, err)
-	jobsKV, err := srv.JS.KeyValue(ctx, jhjs.BucketJobs)
-	require.NoError(t, err)
-	jobs := hookconfig.NewJobs(jobsKV)
-	return &env{t: t, ctx: ctx, srv: srv, jobs: jobs, store: hookconfig.NewStore(hooksKV, jobs),
+	srv := jstest.StartProvisioned(t)
+	jobs := hookconfig.NewJobs(srv.KV(t, jhjs.BucketJobs))
+	return &env{t: t, ctx: ctx, srv: srv, jobs: jobs, store: hookconfig.NewStore(srv.KV(t, jhjs.BucketJobHooks), jobs),
 		pub: events.NewPublisher(srv.JS, "test://router"), log: &jstest.LogBuffer{}}
 }
 

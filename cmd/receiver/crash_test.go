@@ -35,12 +35,9 @@ func TestCrashLosesNoJob(t *testing.T) {
 	build.Stderr = os.Stderr
 	require.NoError(t, build.Run(), "go build")
 
-	s := jstest.Start(t)
+	s := jstest.StartProvisioned(t)
 	ctx := t.Context()
-	_, err := jhjs.Provision(ctx, s.JS, jhjs.DefaultConfig(), nil)
-	require.NoError(t, err)
-	resultsKV, err := s.JS.KeyValue(ctx, jhjs.BucketJobResults)
-	require.NoError(t, err)
+	resultsKV := s.KV(t, jhjs.BucketJobResults)
 	resultsStream, err := s.JS.Stream(ctx, "KV_"+jhjs.BucketJobResults)
 	require.NoError(t, err)
 	stored := func() uint64 {

@@ -13,13 +13,11 @@ import (
 )
 
 func TestPublishesAnUpdate(t *testing.T) {
-	srv := jstest.Start(t)
+	srv := jstest.StartProvisioned(t)
 	ctx := context.Background()
-	_, err := jhjs.Provision(ctx, srv.JS, jhjs.DefaultConfig(), nil)
-	require.NoError(t, err)
 
 	var out, errOut bytes.Buffer
-	err = run([]string{"--nats-url", srv.URL, "--object-id", "dev-9", "--old-serial", "A1", "--serial", "B2", "--changed-by", "alice"}, &out, &errOut)
+	err := run([]string{"--nats-url", srv.URL, "--object-id", "dev-9", "--old-serial", "A1", "--serial", "B2", "--changed-by", "alice"}, &out, &errOut)
 	require.NoError(t, err, errOut.String())
 	require.Contains(t, out.String(), "published update of dev-9 to changes.dcim.device.update")
 

@@ -27,16 +27,12 @@ type cmdEnv struct {
 func newCmdEnv(t *testing.T) *cmdEnv {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	srv := jstest.Start(t)
-	_, err := jhjs.Provision(ctx, srv.JS, jhjs.DefaultConfig(), nil)
-	require.NoError(t, err)
+	srv := jstest.StartProvisioned(t)
 	return &cmdEnv{t: t, ctx: ctx, srv: srv, dir: t.TempDir()}
 }
 
 func (e *cmdEnv) registerJob(name string, enabled bool) {
-	kv, err := e.srv.JS.KeyValue(e.ctx, jhjs.BucketJobs)
-	require.NoError(e.t, err)
-	_, err = hookconfig.NewJobs(kv).Put(e.ctx, &hookconfig.Job{Name: name, Enabled: enabled})
+	_, err := hookconfig.NewJobs(e.srv.KV(e.t, jhjs.BucketJobs)).Put(e.ctx, &hookconfig.Job{Name: name, Enabled: enabled})
 	require.NoError(e.t, err)
 }
 

@@ -264,9 +264,7 @@ func TestReceiverDeadLetterCommands(t *testing.T) {
 
 func TestReceiverRunFlags(t *testing.T) {
 	t.Parallel()
-	s := jstest.Start(t)
-	_, err := jhjs.Provision(t.Context(), s.JS, jhjs.DefaultConfig(), nil)
-	require.NoError(t, err)
+	s := jstest.StartProvisioned(t)
 	for _, tc := range []struct {
 		args   []string
 		code   int

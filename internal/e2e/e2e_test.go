@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobhooks/jobhooks/events"
@@ -39,17 +38,10 @@ func newPipeline(t *testing.T, reg *receiver.Registry, hooks ...*hookconfig.Hook
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	srv := jstest.Start(t)
-	_, err := jhjs.Provision(ctx, srv.JS, jhjs.DefaultConfig(), nil)
-	require.NoError(t, err)
-	kv := func(name string) jetstream.KeyValue {
-		b, err := srv.JS.KeyValue(ctx, name)
-		require.NoError(t, err)
-		return b
-	}
+	srv := jstest.StartProvisioned(t)
 	p := &pipeline{t: t, ctx: ctx, srv: srv,
-		store:   hookconfig.NewStore(kv(jhjs.BucketJobHooks), hookconfig.NewJobs(kv(jhjs.BucketJobs))),
-		results: receiver.NewResults(kv(jhjs.BucketJobResults)),
+		store:   hookconfig.NewStore(srv.KV(t, jhjs.BucketJobHooks), hookconfig.NewJobs(srv.KV(t, jhjs.BucketJobs))),
+		results: receiver.NewResults(srv.KV(t, jhjs.BucketJobResults)),
 		pub:     events.NewPublisher(srv.JS, "test://e2e")}
 
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -62,3 +62,26 @@ func (s *Server) JetStream(t testing.TB, nc *nats.Conn) jetstream.JetStream {
 	}
 	return js
 }
+
+// StartProvisioned starts a server for t with the contract's streams and
+// buckets, as a router creates them at start.
+func StartProvisioned(t testing.TB) *Server {
+	t.Helper()
+	s := Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := jhjs.Provision(ctx, s.JS, jhjs.DefaultConfig(), nil); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	return s
+}
+
+// KV opens the KV bucket name.
+func (s *Server) KV(t testing.TB, name string) jetstream.KeyValue {
+	t.Helper()
+	kv, err := s.JS.KeyValue(context.Background(), name)
+	if err != nil {
+		t.Fatalf("open KV bucket %s: %v", name, err)
+	}
+	return kv
+}

@@ -27,9 +27,7 @@ type env struct {
 
 // start runs the built-in jobs, enabled, against a fresh server.
 func start(t *testing.T) *env {
-	s := jstest.Start(t)
-	_, err := jhjs.Provision(t.Context(), s.JS, jhjs.DefaultConfig(), nil)
-	require.NoError(t, err)
+	s := jstest.StartProvisioned(t)
 	reg := receiver.NewRegistry()
 	builtin.Register(reg)
 	r := receiver.NewRunner(s.JS, reg, receiver.Options{EnableNew: true, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
@@ -45,9 +43,7 @@ func start(t *testing.T) *env {
 	case err := <-done:
 		t.Fatalf("runner: %v", err)
 	}
-	kv, err := s.JS.KeyValue(t.Context(), jhjs.BucketJobResults)
-	require.NoError(t, err)
-	return &env{Server: s, t: t, results: receiver.NewResults(kv)}
+	return &env{Server: s, t: t, results: receiver.NewResults(s.KV(t, jhjs.BucketJobResults))}
 }
 
 func (e *env) run(hook, job, id string, ch *events.Change, params map[string]any) *receiver.Result {
@@ -56,9 +52,7 @@ func (e *env) run(hook, job, id string, ch *events.Change, params map[string]any
 		data, err := json.Marshal(map[string]any{"name": hook, "content_types": []string{ch.ContentType}, "job": job,
 			"enabled": true, "events": []string{"create", "update", "delete"}, "params": params})
 		require.NoError(t, err)
-		kv, err := e.JS.KeyValue(t.Context(), jhjs.BucketJobHooks)
-		require.NoError(t, err)
-		_, err = kv.Put(t.Context(), hook, data)
+		_, err = e.KV(t, jhjs.BucketJobHooks).Put(t.Context(), hook, data)
 		require.NoError(t, err)
 	}
 	ev, err := events.NewEvent(ch, events.EventOptions{ID: id, Source: "test://nautobot"})
