@@ -349,6 +349,12 @@ func EncodeBinary(ev *event.Event) (nats.Header, []byte, error) {
 	if err := ev.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("encode CloudEvent: %w", err)
 	}
+	return encodeValidBinary(ev)
+}
+
+// encodeValidBinary is EncodeBinary for an event already validated, as
+// every decoded one is: the router encodes one per routed change.
+func encodeValidBinary(ev *event.Event) (nats.Header, []byte, error) {
 	w := headerWriter{header: make(nats.Header, 8)}
 	if err := binding.ToMessage(ev).ReadBinary(context.Background(), &w); err != nil {
 		return nil, nil, fmt.Errorf("encode CloudEvent: %w", err)

@@ -37,7 +37,7 @@ type JobMessages struct {
 // attribute of the change (binary mode) and, as the body, the change data
 // with a top-level "context" when context is not empty.
 func NewJobMessages(ce *ChangeEvent, context map[string]any) (*JobMessages, error) {
-	header, data, err := EncodeBinary(&ce.Event)
+	header, data, err := encodeValidBinary(&ce.Event) // ce was validated when decoded
 	if err != nil {
 		return nil, err
 	}
