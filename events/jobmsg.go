@@ -33,7 +33,8 @@ type JobMessages struct {
 	data   []byte
 }
 
-// NewJobMessages prepares the job messages of change ce: every ce-
+// NewJobMessages prepares the job messages of change ce, which must be
+// valid (from Decode, or built with NewEvent): every ce-
 // attribute of the change (binary mode) and, as the body, the change data
 // with a top-level "context" when context is not empty.
 func NewJobMessages(ce *ChangeEvent, context map[string]any) (*JobMessages, error) {
