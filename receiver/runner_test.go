@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -695,4 +697,39 @@ func TestReceiverDyingInTheLastAttemptStrandsNothing(t *testing.T) {
 	require.Contains(t, dls[0].Error, "never finished")
 	e.waitSettled("fragile")
 	require.Empty(t, ran, "the spare delivery is not another attempt")
+}
+
+// TestResultRecordWireShape pins the result record as operators read it
+// with `nats kv get job_results KEY`: SPEC's field names, no others.
+func TestResultRecordWireShape(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	reg := receiver.NewRegistry()
+	reg.HandleFunc("audit", receiver.JobInfo{},
+		func(ctx context.Context, job *receiver.Job, ch *receiver.Change, action events.Action, obj map[string]any) error {
+			job.Warning("serial looks odd", ch.Object())
+			return nil
+		})
+	e.start(reg, testOptions(t))
+	e.publishJob("check", "audit", "c-1", change(events.ActionUpdate, "1", device("1", "A"), device("1", "B")), nil)
+	e.waitResult("check", "c-1")
+
+	kv, err := e.JS.KeyValue(t.Context(), jhjs.BucketJobResults)
+	require.NoError(t, err)
+	entry, err := kv.Get(t.Context(), "check.c-1")
+	require.NoError(t, err)
+	var record map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(entry.Value(), &record))
+	assert.ElementsMatch(t, []string{"hook", "job", "change_id", "status", "attempts", "created", "started", "completed", "logs", "error"},
+		slices.Collect(maps.Keys(record)))
+	var logs []map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(record["logs"], &logs))
+	require.NotEmpty(t, logs)
+	for _, l := range logs {
+		for k := range l {
+			assert.Contains(t, []string{"time", "level", "message", "object"}, k)
+		}
+	}
+	assert.JSONEq(t, `"completed"`, string(record["status"]))
+	assert.Contains(t, string(record["logs"]), `"level":"warning","message":"serial looks odd","object":{"content_type":"dcim.device","id":"1","repr":"edge-1"}`)
 }
