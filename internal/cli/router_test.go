@@ -72,3 +72,17 @@ func TestRouterUsageErrors(t *testing.T) {
 		require.NotEmpty(t, log.String())
 	}
 }
+
+// TestRouterDefaults pins SPEC's defaults of the embedded server and the
+// retention flags, as -h shows them.
+func TestRouterDefaults(t *testing.T) {
+	var out, log bytes.Buffer
+	require.Equal(t, cli.ExitOK, cli.Router(context.Background(), []string{"-h"}, strings.NewReader(""), &out, &log))
+	for _, want := range []string{`(default "127.0.0.1:4222")`, `(default "./data")`,
+		"-changes-max-age value\n    \thow long the CHANGES stream keeps changes (default 7d)",
+		"-jobs-max-age value\n    \thow long the JOBS stream keeps job messages (default 7d)",
+		"-deadletter-max-age value\n    \thow long the DEADLETTER stream keeps dead letters (default 30d)",
+		"(default 1)"} {
+		require.Contains(t, log.String(), want)
+	}
+}
