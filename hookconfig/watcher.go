@@ -159,30 +159,11 @@ func (w *Watcher) run(ctx context.Context) {
 	updates := w.kw.Updates()
 	hooks := make(map[string]*Hook)
 
-	// The initial values: the latest entry of every key, then a nil marker.
+	// First the initial values, the latest entry of every key, then a nil
+	// marker: the first Index is published at the marker, never half-loaded.
+	// Then live updates: what is queued is applied, then one Index for all.
 	var rev uint64
-	for loading := true; loading; {
-		select {
-		case <-ctx.Done():
-			w.err = context.Cause(ctx)
-			return
-		case e, ok := <-updates:
-			if !ok {
-				w.err = w.closedErr(ctx)
-				return
-			}
-			if e == nil {
-				loading = false
-				break
-			}
-			rev = max(rev, w.apply(hooks, e, slog.LevelDebug))
-		}
-	}
-	w.publish(hooks, rev)
-	close(w.ready)
-	w.log.Info("hooks loaded", "hooks", len(hooks), "invalid", len(w.Invalid()), "revision", rev)
-
-	// Live updates: apply what is queued, then publish one Index for all.
+	loaded := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -192,6 +173,17 @@ func (w *Watcher) run(ctx context.Context) {
 			if !ok {
 				w.err = w.closedErr(ctx)
 				return
+			}
+			if e == nil && !loaded {
+				loaded = true
+				w.publish(hooks, rev)
+				close(w.ready)
+				w.log.Info("hooks loaded", "hooks", len(hooks), "invalid", len(w.Invalid()), "revision", rev)
+				continue
+			}
+			if !loaded {
+				rev = max(rev, w.apply(hooks, e, slog.LevelDebug))
+				continue
 			}
 			rev = max(rev, w.apply(hooks, e, slog.LevelInfo))
 		drain:
