@@ -45,10 +45,11 @@ func (j *jobRunner) attempt(d *delivery) {
 	jm := d.jm
 	n := d.attempts()
 	maxAttempts := j.opts.Consumer.MaxDeliver
-	if n > maxAttempts {
-		j.strandedLastAttempt(d)
-		return
-	}
+	// The spare delivery (see jhjs.ReceiverConsumerConfig): the last attempt
+	// never settled, because the receiver running it died. It is not run
+	// again; it settles as that attempt, errored, and is dead-lettered.
+	stranded := n > maxAttempts
+	n = min(n, maxAttempts)
 	final := n >= maxAttempts
 	ctx, cancel := j.settleContext()
 	defer cancel()
@@ -64,14 +65,18 @@ func (j *jobRunner) attempt(d *delivery) {
 	if prev, err := j.results.Get(ctx, res.Key()); err == nil {
 		res.Logs = prev.Logs // earlier attempts, or an earlier replay
 	}
-	res.Logs = append(res.Logs, LogEntry{Time: res.Started, Level: LevelInfo,
-		Message: fmt.Sprintf("Running job %s (attempt %d of %d)", j.name, n, maxAttempts)})
-	if err := j.storeResult(ctx, res); err != nil {
-		logger.Error("cannot record the job's start", "error", err)
+	var o outcome
+	if stranded {
+		o = outcome{abandoned: true, err: fmt.Errorf("attempt %d of %d never finished (its receiver stopped without settling it)", n, maxAttempts)}
+	} else {
+		res.Logs = append(res.Logs, LogEntry{Time: res.Started, Level: LevelInfo,
+			Message: fmt.Sprintf("Running job %s (attempt %d of %d)", j.name, n, maxAttempts)})
+		if err := j.storeResult(ctx, res); err != nil {
+			logger.Error("cannot record the job's start", "error", err)
+		}
+		change.Params = j.params(ctx, jm.Hook, job)
+		o = j.invoke(job, change)
 	}
-
-	change.Params = j.params(ctx, jm.Hook, job)
-	o := j.invoke(job, change)
 
 	res.Logs = append(res.Logs, job.entries()...)
 	note := func(level Level, msg string) {
@@ -138,39 +143,6 @@ func (j *jobRunner) attempt(d *delivery) {
 	default:
 		logger.Error("job "+string(res.Status), append(args, "error", res.Error)...)
 	}
-}
-
-// strandedLastAttempt settles the spare delivery of a message (see
-// jhjs.ReceiverConsumerConfig): its last attempt never settled, because the
-// receiver running it died. It is dead-lettered, not run, and its result
-// says so.
-func (j *jobRunner) strandedLastAttempt(d *delivery) {
-	maxAttempts := j.opts.Consumer.MaxDeliver
-	reason := fmt.Sprintf("attempt %d of %d never finished (its receiver stopped without settling it)", maxAttempts, maxAttempts)
-	ctx, cancel := j.settleContext()
-	defer cancel()
-	now := time.Now().UTC()
-	res := &Result{Hook: d.jm.Hook, Job: j.name, ChangeID: d.jm.ID(), Status: StatusErrored, Attempts: maxAttempts,
-		Created: d.meta.Timestamp.UTC(), Started: now, Completed: &now, Error: reason}
-	if prev, err := j.results.Get(ctx, res.Key()); err == nil {
-		res.Logs, res.Started = prev.Logs, prev.Started
-	}
-	subject, _ := events.DeadLetterJobSubject(j.name)
-	msg := reason + "; giving up: dead-lettered to " + subject
-	settle := d.msg.Term
-	if err := j.deadLetter(d, reason); err != nil {
-		msg = fmt.Sprintf("%s; giving up, but the dead letter could not be stored (%v): the message stays in the JOBS stream, sequence %d",
-			reason, err, d.meta.Sequence.Stream)
-		settle = func() error { return nil }
-	}
-	res.Logs = append(res.Logs, LogEntry{Time: now, Level: LevelError, Message: msg})
-	if err := j.storeResult(ctx, res); err != nil {
-		j.logger.Error("cannot record the job's result", "error", err)
-	}
-	if err := settle(); err != nil {
-		j.logger.Warn("cannot settle the job message", "error", err)
-	}
-	j.logger.Error("job errored: "+reason, "hook", d.jm.Hook, "change_id", d.jm.ID())
 }
 
 // params returns the hook's params, from the live copy of the job_hooks
