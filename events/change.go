@@ -22,6 +22,10 @@ type Change struct {
 	Time        time.Time      `json:"time,omitzero"`
 	PreChange   map[string]any `json:"prechange"`
 	PostChange  map[string]any `json:"postchange"`
+	// Data is the source's own full serialization of the object, when it
+	// sent one: NetBox's and Nautobot's REST representation, kept by webhook
+	// ingest. Optional; jobs and the webhook job prefer it to postchange.
+	Data map[string]any `json:"data,omitempty"`
 }
 
 // Validate checks the change on its own: a valid action and content type;

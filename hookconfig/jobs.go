@@ -21,8 +21,11 @@ type Job struct {
 	Enabled     bool   `json:"enabled"`
 	// ApprovalRequired is recorded but ignored: job hooks bypass approval,
 	// as in Nautobot.
-	ApprovalRequired bool      `json:"approval_required"`
-	RegisteredAt     time.Time `json:"registered_at"`
+	ApprovalRequired bool `json:"approval_required"`
+	// ParamsSchema is the JSON Schema of the params of hooks that run the
+	// job; validated hook writes check params against it. Absent: any.
+	ParamsSchema json.RawMessage `json:"params_schema,omitempty"`
+	RegisteredAt time.Time       `json:"registered_at"`
 }
 
 // DecodeJob decodes a jobs bucket value. Unlike hooks, unknown fields are

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/jobhooks/jobhooks/events"
@@ -75,7 +76,11 @@ func (j *jobRunner) attempt(d *delivery) {
 			logger.Error("cannot record the job's start", "error", err)
 		}
 		change.Params = j.params(ctx, jm.Hook, job)
-		o = j.invoke(job, change)
+		if err := j.checkParams(change.Params); err != nil {
+			o = outcome{err: err}
+		} else {
+			o = j.invoke(job, change)
+		}
 	}
 
 	res.Logs = append(res.Logs, job.entries()...)
@@ -99,16 +104,10 @@ func (j *jobRunner) attempt(d *delivery) {
 		res.Status = StatusCompleted
 		note(LevelSuccess, "Job completed")
 		settle = d.msg.Ack
-	case o.aborted && !final:
-		res.Status = StatusRetrying
-		note(LevelError, fmt.Sprintf("Attempt %d of %d interrupted: the receiver shut down; released to another receiver", n, maxAttempts))
-		settle = d.msg.Nak
-	case !final:
-		res.Status = StatusRetrying
-		delay := j.opts.Consumer.RetryDelay(uint64(n))
-		note(LevelError, fmt.Sprintf("Attempt %d of %d failed: %v; retrying in %s", n, maxAttempts, o.err, delay))
-		settle = func() error { return d.msg.NakWithDelay(delay) }
-	default:
+	case errors.Is(o.err, ErrPermanent):
+		final = true
+		fallthrough
+	case final:
 		res.Status = StatusFailed
 		if o.errored() {
 			res.Status = StatusErrored
@@ -123,6 +122,15 @@ func (j *jobRunner) attempt(d *delivery) {
 			note(LevelError, fmt.Sprintf("Attempt %d of %d failed: %v; giving up: dead-lettered to %s", n, maxAttempts, o.err, subject))
 			settle = d.msg.Term
 		}
+	case o.aborted:
+		res.Status = StatusRetrying
+		note(LevelError, fmt.Sprintf("Attempt %d of %d interrupted: the receiver shut down; released to another receiver", n, maxAttempts))
+		settle = d.msg.Nak
+	default:
+		res.Status = StatusRetrying
+		delay := j.retryDelay(n, o.err)
+		note(LevelError, fmt.Sprintf("Attempt %d of %d failed: %v; retrying in %s", n, maxAttempts, o.err, delay))
+		settle = func() error { return d.msg.NakWithDelay(delay) }
 	}
 	now := time.Now().UTC()
 	res.Completed = &now
@@ -163,6 +171,28 @@ func (j *jobRunner) params(ctx context.Context, hook string, job *Job) []byte {
 		job.Warning(fmt.Sprintf("cannot read hook %q from the job_hooks bucket (%v); running without its params", hook, err))
 	}
 	return nil
+}
+
+// checkParams runs the job's own params check (JobInfo.CheckParams): bad
+// params fail the run at once, as no retry can mend them.
+func (j *jobRunner) checkParams(params []byte) error {
+	if j.info.CheckParams == nil {
+		return nil
+	}
+	if err := j.info.CheckParams(params); err != nil {
+		return Permanent(fmt.Errorf("invalid params: %w", err))
+	}
+	return nil
+}
+
+// retryDelay is how long to wait after failed attempt n: the receiver's
+// RetryAfter wish when it gave one, capped at the longest back-off delay,
+// else the consumer's back-off.
+func (j *jobRunner) retryDelay(n int, err error) time.Duration {
+	if d := retryAfter(err); d > 0 {
+		return min(d, slices.Max(j.opts.Consumer.BackOff))
+	}
+	return j.opts.Consumer.RetryDelay(uint64(n))
 }
 
 // invoke calls the receiver with the per-job timeout, recovering a panic.

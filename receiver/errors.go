@@ -2,6 +2,8 @@ package receiver
 
 import (
 	"errors"
+	"fmt"
+	"time"
 
 	jhjs "github.com/jobhooks/jobhooks/jetstream"
 )
@@ -30,4 +32,44 @@ var (
 	ErrResultNotFound = errors.New("job result not found")
 	// ErrDeadLetterNotFound means no job dead letter has that sequence.
 	ErrDeadLetterNotFound = errors.New("dead letter not found")
+	// ErrPermanent marks a receiver's error that no retry can mend (the
+	// endpoint rejected the request, the hook's params are invalid): the
+	// attempt is the last one, its result failed, and the message is
+	// dead-lettered at once, to be replayed once the cause is fixed.
+	ErrPermanent = errors.New("permanent failure")
 )
+
+// Permanent returns err marked as permanent (see ErrPermanent); nil for nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrPermanent, err)
+}
+
+// RetryAfter returns err with a wish: the next attempt should come after d
+// (an HTTP Retry-After, say) instead of the consumer's back-off delay. The
+// runner caps d at the longest back-off delay. Nil for nil.
+func RetryAfter(err error, d time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &retryAfterError{err: err, after: d}
+}
+
+type retryAfterError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// retryAfter returns the delay RetryAfter attached to err, or 0.
+func retryAfter(err error) time.Duration {
+	var ra *retryAfterError
+	if errors.As(err, &ra) && ra.after > 0 {
+		return ra.after
+	}
+	return 0
+}

@@ -32,6 +32,9 @@ type LogEntry struct {
 	Level   Level      `json:"level"`
 	Message string     `json:"message"`
 	Object  *ObjectRef `json:"object"`
+	// Data is structured detail a job attached (Job.Log), e.g. the webhook
+	// job's delivery attempt; omitted when there is none.
+	Data any `json:"data,omitempty"`
 }
 
 // Job is the handle a receiver gets for one attempt: it logs into the
@@ -95,8 +98,22 @@ func (j *Job) Failed() bool {
 	return j.failed
 }
 
-func (j *Job) log(level Level, msg string, obj []ObjectRef) {
-	e := LogEntry{Time: time.Now().UTC(), Level: level, Message: msg}
+// Log adds an entry at level with structured data (any JSON-encodable
+// value, kept in the result as the entry's "data"). Failure level marks the
+// run failed, as Failure does.
+func (j *Job) Log(level Level, msg string, data any, obj ...ObjectRef) {
+	if level == LevelFailure {
+		j.mu.Lock()
+		j.failed = true
+		j.mu.Unlock()
+	}
+	j.logData(level, msg, data, obj)
+}
+
+func (j *Job) log(level Level, msg string, obj []ObjectRef) { j.logData(level, msg, nil, obj) }
+
+func (j *Job) logData(level Level, msg string, data any, obj []ObjectRef) {
+	e := LogEntry{Time: time.Now().UTC(), Level: level, Message: msg, Data: data}
 	attrs := []any{"log_level", string(level)}
 	if len(obj) > 0 {
 		ref := obj[0]

@@ -26,6 +26,7 @@ const (
 type jobRunnerConfig struct {
 	name        string
 	receiver    Receiver
+	info        JobInfo
 	opts        Options
 	js          jetstream.JetStream
 	consumer    jetstream.Consumer

@@ -26,6 +26,7 @@ func register(ctx context.Context, jobs *hookconfig.Jobs, name string, info JobI
 			Description:      info.Description,
 			Enabled:          info.Enabled || enableNew,
 			ApprovalRequired: info.ApprovalRequired,
+			ParamsSchema:     info.ParamsSchema,
 			RegisteredAt:     time.Now().UTC(),
 		}
 		if current != nil {

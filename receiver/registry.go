@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"sync"
 
@@ -19,6 +20,16 @@ type JobInfo struct {
 	// in the jobs bucket, its enabled flag belongs to the operator and a
 	// restart keeps it.
 	Enabled bool
+	// ParamsSchema is the JSON Schema (draft 2020-12 unless it says
+	// otherwise) of the params of hooks that run the job. It is stored with
+	// the job's registration, and validated hook writes (router hooks put)
+	// refuse params it does not accept. Nil: any params.
+	ParamsSchema json.RawMessage
+	// CheckParams checks what a schema cannot say (a template that does not
+	// parse, a regular expression RE2 refuses). It runs when an attempt
+	// starts, before the receiver; an error fails the run at once, without
+	// retries (ErrPermanent). Nil: no check.
+	CheckParams func(params json.RawMessage) error
 }
 
 // Registry maps job names to receivers, as http.ServeMux maps patterns to

@@ -180,7 +180,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			return err
 		}
 		runners = append(runners, newJobRunner(jobRunnerConfig{
-			name: name, receiver: rcv, opts: opts, js: r.js, consumer: cons, consumerCfg: cfg,
+			name: name, receiver: rcv, info: info, opts: opts, js: r.js, consumer: cons, consumerCfg: cfg,
 			hooks: hooks, hookStore: hookStore, results: results, publisher: publisher, logger: logger.With("job", name),
 		}))
 	}
