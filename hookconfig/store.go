@@ -1,6 +1,7 @@
 package hookconfig
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,8 +29,9 @@ const maxModifyAttempts = 10
 // the same limit (its check is in the form and serializer, with no database
 // constraint); the router runs both hooks, as Nautobot would.
 type Store struct {
-	hooks jetstream.KeyValue
-	jobs  *Jobs
+	hooks   jetstream.KeyValue
+	jobs    *Jobs
+	schemas schemaCache
 }
 
 // Entry is one key of the job_hooks bucket as List sees it: a valid Hook,
@@ -90,6 +92,11 @@ func (s *Store) List(ctx context.Context) ([]Entry, error) {
 // no other hook may run the same job for a shared content type and event
 // (ErrConflict), disabled hooks included. Other hooks whose stored values
 // are invalid are left out of the conflict check.
+//
+// Params equal to Redacted at a secret key (what `hooks get` shows) are
+// replaced by the stored hook's value at that path, in h too. If the job
+// is registered with a params schema, params (absent: {}) must satisfy it
+// (ErrInvalidHook naming each problem's path).
 func (s *Store) Put(ctx context.Context, h *Hook, expected uint64) (uint64, error) {
 	if h == nil {
 		return 0, fmt.Errorf("%w: no hook", ErrInvalidHook)
@@ -97,10 +104,15 @@ func (s *Store) Put(ctx context.Context, h *Hook, expected uint64) (uint64, erro
 	if err := h.Validate(); err != nil {
 		return 0, err
 	}
-	if h.Enabled {
-		if err := s.checkJob(ctx, h); err != nil {
-			return 0, err
-		}
+	if err := s.restoreSecrets(ctx, h); err != nil {
+		return 0, err
+	}
+	job, err := s.checkJob(ctx, h)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.checkParams(h, job); err != nil {
+		return 0, err
 	}
 	if err := s.checkConflicts(ctx, h); err != nil {
 		return 0, err
@@ -131,19 +143,66 @@ func (s *Store) Put(ctx context.Context, h *Hook, expected uint64) (uint64, erro
 }
 
 // checkJob is Nautobot 2.2.6's rule: an enabled hook needs an installed,
-// enabled job. Here "installed" means a receiver registered it.
-func (s *Store) checkJob(ctx context.Context, h *Hook) error {
+// enabled job. Here "installed" means a receiver registered it. It returns
+// the job's registration, nil when a disabled hook's job has none (valid).
+func (s *Store) checkJob(ctx context.Context, h *Hook) (*Job, error) {
 	job, _, err := s.jobs.Get(ctx, h.Job)
 	switch {
+	case !h.Enabled && (errors.Is(err, ErrJobNotFound) || errors.Is(err, ErrInvalidJob)):
+		return nil, nil
 	case errors.Is(err, ErrJobNotFound):
-		return newError(fmt.Sprintf("hook %q: job %q is not registered (start its receiver first)", h.Name, h.Job), ErrJobNotEnabled, err)
+		return nil, newError(fmt.Sprintf("hook %q: job %q is not registered (start its receiver first)", h.Name, h.Job), ErrJobNotEnabled, err)
 	case errors.Is(err, ErrInvalidJob):
-		return newError(fmt.Sprintf("hook %q: %v", h.Name, err), ErrJobNotEnabled, err)
+		return nil, newError(fmt.Sprintf("hook %q: %v", h.Name, err), ErrJobNotEnabled, err)
 	case err != nil:
-		return fmt.Errorf("hook %q: look up job %q: %w", h.Name, h.Job, err)
-	case !job.Enabled:
-		return newError(fmt.Sprintf("hook %q: job %q is registered but disabled (receiver jobs enable %s)", h.Name, h.Job, h.Job), ErrJobNotEnabled)
+		return nil, fmt.Errorf("hook %q: look up job %q: %w", h.Name, h.Job, err)
+	case !job.Enabled && h.Enabled:
+		return nil, newError(fmt.Sprintf("hook %q: job %q is registered but disabled (receiver jobs enable %s)", h.Name, h.Job, h.Job), ErrJobNotEnabled)
 	}
+	return job, nil
+}
+
+// checkParams validates h's params against the params schema job
+// registered, if any. A disabled hook is checked too when its job is
+// registered, so enabling it later cannot fail on params.
+func (s *Store) checkParams(h *Hook, job *Job) error {
+	if job == nil || len(job.ParamsSchema) == 0 {
+		return nil
+	}
+	sch, err := s.schemas.compile(job.ParamsSchema)
+	if err != nil {
+		return newError(fmt.Sprintf("hook %q: job %q registered a params schema that does not compile (fix its receiver): %v", h.Name, h.Job, err), ErrInvalidJob, err)
+	}
+	params := h.Params
+	if len(params) == 0 {
+		params = json.RawMessage(`{}`)
+	}
+	if err := ValidateAgainst(sch, "params", params); err != nil {
+		return fmt.Errorf("%w %q: %w", ErrInvalidHook, h.Name, err)
+	}
+	return nil
+}
+
+// restoreSecrets puts the stored secrets back where h's params have
+// Redacted (see restoreRedacted).
+func (s *Store) restoreSecrets(ctx context.Context, h *Hook) error {
+	if !bytes.Contains(h.Params, []byte(`"`+Redacted+`"`)) {
+		return nil
+	}
+	var stored json.RawMessage
+	current, _, err := s.Get(ctx, h.Name)
+	switch {
+	case err == nil:
+		stored = current.Params
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrInvalidHook):
+	default:
+		return fmt.Errorf("hook %q: read the stored params: %w", h.Name, err)
+	}
+	params, err := restoreRedacted(h.Params, stored)
+	if err != nil {
+		return fmt.Errorf("%w %q: %w", ErrInvalidHook, h.Name, err)
+	}
+	h.Params = params
 	return nil
 }
 
