@@ -9,6 +9,18 @@ import (
 	"github.com/jobhooks/jobhooks/receiver"
 )
 
+// LogParamsSchema is the JSON Schema of the log job's params, for its
+// registration (receiver.JobInfo.ParamsSchema): it takes none, so only an
+// empty object (or no params) is accepted, and a hook written for another
+// job by mistake is refused.
+var LogParamsSchema = json.RawMessage(`{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "log params",
+  "description": "the log job takes no params",
+  "type": "object",
+  "additionalProperties": false
+}`)
+
 // Log is the log job: it logs the change, and its differences, at info
 // level, and completes.
 func Log(ctx context.Context, job *receiver.Job, ch *receiver.Change, action events.Action, object map[string]any) error {

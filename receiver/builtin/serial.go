@@ -24,6 +24,38 @@ type SerialParams struct {
 	Pattern string `json:"pattern"`
 }
 
+// SerialParamsSchema is the JSON Schema of the serial-validator's params,
+// for its registration (receiver.JobInfo.ParamsSchema): validated hook
+// writes then refuse a misspelt or mistyped pattern before any change runs.
+// That the pattern compiles is CheckSerialParams's part: JSON Schema's
+// "regex" format is ECMA-262, not RE2.
+var SerialParamsSchema = json.RawMessage(`{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "serial-validator params",
+  "type": "object",
+  "properties": {
+    "pattern": {
+      "type": "string",
+      "description": "the RE2 regular expression a valid serial matches; anchor it (^...$). Empty or absent: ` + jsonEscape(DefaultSerialPattern) + `"
+    }
+  },
+  "additionalProperties": false
+}`)
+
+// CheckSerialParams is the serial-validator's CheckParams
+// (receiver.JobInfo.CheckParams): the params decode and the pattern is a
+// regular expression RE2 accepts.
+func CheckSerialParams(params json.RawMessage) error {
+	_, err := serialPattern(params)
+	return err
+}
+
+// jsonEscape returns s as the inside of a JSON string.
+func jsonEscape(s string) string {
+	b, _ := json.Marshal(s) // a string always encodes
+	return string(b[1 : len(b)-1])
+}
+
 // SerialValidator is the serial-validator job, the example of Nautobot's
 // job hook docs done right. When a create or update adds a serial
 // (differences.added has "serial") that is invalid, it publishes a change
