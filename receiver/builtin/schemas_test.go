@@ -46,7 +46,9 @@ func TestCheckSerialParams(t *testing.T) {
 func TestBuiltinParamsSchemas(t *testing.T) {
 	s := jstest.StartProvisioned(t)
 	reg := receiver.NewRegistry()
-	noop := receiver.ReceiverFunc(func(context.Context, *receiver.Job, *receiver.Change, events.Action, map[string]any) error { return nil })
+	noop := receiver.ReceiverFunc(func(context.Context, *receiver.Job, *receiver.Change, events.Action, map[string]any) error {
+		return nil
+	})
 	reg.Handle(builtin.JobLog, receiver.JobInfo{ParamsSchema: builtin.LogParamsSchema}, noop)
 	reg.Handle(builtin.JobSerialValidator, receiver.JobInfo{ParamsSchema: builtin.SerialParamsSchema, CheckParams: builtin.CheckSerialParams}, noop)
 	r := receiver.NewRunner(s.JS, reg, receiver.Options{EnableNew: true, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
