@@ -1,15 +1,20 @@
 package builtin
 
-import "github.com/jobhooks/jobhooks/receiver"
+import (
+	"encoding/json"
+
+	"github.com/jobhooks/jobhooks/receiver"
+)
 
 // Job names.
 const (
 	JobLog             = "log"
 	JobSerialValidator = "serial-validator"
+	JobWebhook         = "webhook"
 )
 
 // Names returns the built-in jobs' names.
-func Names() []string { return []string{JobLog, JobSerialValidator} }
+func Names() []string { return []string{JobLog, JobSerialValidator, JobWebhook} }
 
 // Register registers every built-in job in reg. They are registered
 // disabled, like new jobs in Nautobot: enable them with
@@ -21,4 +26,9 @@ func Register(reg *receiver.Registry) {
 	reg.Handle(JobSerialValidator, receiver.JobInfo{
 		Description: "reverts invalid device serials (params: {\"pattern\": REGEXP}, default " + DefaultSerialPattern + ")",
 	}, SerialValidator{})
+	reg.Handle(JobWebhook, receiver.JobInfo{
+		Description:  "delivers each change to params.url with NetBox's webhook payload (see docs/webhook-job.md)",
+		ParamsSchema: json.RawMessage(WebhookParamsSchema),
+		CheckParams:  checkWebhookParams,
+	}, Webhook{})
 }
