@@ -125,6 +125,18 @@ type hookView struct {
 	Error    string `json:"error,omitempty"`
 }
 
+// newView is hook as printed: secret params are never shown (a terminal,
+// a log or a ticket is no place for them). Put back, "***" keeps them.
+func newView(hook *hookconfig.Hook, rev uint64) hookView {
+	return hookView{Hook: redacted(hook), Revision: rev}
+}
+
+func redacted(hook *hookconfig.Hook) *hookconfig.Hook {
+	c := hook.Clone()
+	c.Params = hookconfig.RedactParams(c.Params)
+	return c
+}
+
 func (h hooksCmd) list(ctx context.Context) error {
 	entries, err := h.store.List(ctx)
 	if err != nil {
@@ -133,9 +145,11 @@ func (h hooksCmd) list(ctx context.Context) error {
 	if h.json {
 		views := make([]hookView, 0, len(entries))
 		for _, e := range entries {
-			v := hookView{Hook: e.Hook, Revision: e.Revision}
+			var v hookView
 			if e.Err != nil {
-				v.Hook, v.Error = &hookconfig.Hook{Name: e.Name}, e.Err.Error()
+				v = hookView{Hook: &hookconfig.Hook{Name: e.Name}, Revision: e.Revision, Error: e.Err.Error()}
+			} else {
+				v = newView(e.Hook, e.Revision)
 			}
 			views = append(views, v)
 		}
@@ -159,11 +173,11 @@ func (h hooksCmd) get(ctx context.Context, name string) error {
 		return err
 	}
 	if h.json {
-		return JSON(h.out, hookView{Hook: hook, Revision: rev})
+		return JSON(h.out, newView(hook, rev))
 	}
 	params := "{}"
 	if len(hook.Params) > 0 {
-		params = string(hook.Params)
+		params = string(hookconfig.RedactParams(hook.Params))
 	}
 	return Table(h.out, []string{"FIELD", "VALUE"}, [][]string{
 		{"name", hook.Name}, {"job", hook.Job}, {"enabled", formatBool(hook.Enabled)}, {"events", joinActions(hook.Events)},
@@ -230,7 +244,7 @@ func (h hooksCmd) setEnabled(ctx context.Context, name string, enabled bool) err
 
 func (h hooksCmd) done(hook *hookconfig.Hook, rev uint64, verb string) error {
 	if h.json {
-		return JSON(h.out, hookView{Hook: hook, Revision: rev})
+		return JSON(h.out, newView(hook, rev))
 	}
 	_, err := fmt.Fprintf(h.out, "hook %s %s (revision %d)\n", hook.Name, verb, rev)
 	return err
