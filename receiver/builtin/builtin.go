@@ -21,14 +21,17 @@ func Names() []string { return []string{JobLog, JobSerialValidator, JobWebhook} 
 // `receiver jobs enable NAME` (or start the receiver with --enable).
 func Register(reg *receiver.Registry) {
 	reg.Handle(JobLog, receiver.JobInfo{
-		Description: "logs each change and its differences",
+		Description:  "logs each change and its differences",
+		ParamsSchema: LogParamsSchema,
 	}, receiver.ReceiverFunc(Log))
 	reg.Handle(JobSerialValidator, receiver.JobInfo{
-		Description: "reverts invalid device serials (params: {\"pattern\": REGEXP}, default " + DefaultSerialPattern + ")",
+		Description:  "reverts invalid device serials (params: {\"pattern\": REGEXP}, default " + DefaultSerialPattern + ")",
+		ParamsSchema: SerialParamsSchema,
+		CheckParams:  CheckSerialParams,
 	}, SerialValidator{})
 	reg.Handle(JobWebhook, receiver.JobInfo{
 		Description:  "delivers each change to params.url with NetBox's webhook payload (see docs/webhook-job.md)",
 		ParamsSchema: json.RawMessage(WebhookParamsSchema),
-		CheckParams:  checkWebhookParams,
+		CheckParams:  CheckWebhookParams,
 	}, Webhook{})
 }

@@ -155,8 +155,10 @@ func parseWebhookParams(raw json.RawMessage) (*webhookConfig, error) {
 	return c, nil
 }
 
-// checkWebhookParams is the webhook job's JobInfo.CheckParams.
-func checkWebhookParams(raw json.RawMessage) error {
+// CheckWebhookParams is the webhook job's JobInfo.CheckParams: what the
+// schema cannot check (templates parse, the timeout, the CA file, the
+// whsec_ secret decodes).
+func CheckWebhookParams(raw json.RawMessage) error {
 	_, err := parseWebhookParams(raw)
 	return err
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobhooks/jobhooks/events"
+	"github.com/jobhooks/jobhooks/hookconfig"
 	jhjs "github.com/jobhooks/jobhooks/jetstream"
 	"github.com/jobhooks/jobhooks/jetstream/jstest"
 	"github.com/jobhooks/jobhooks/receiver"
@@ -315,4 +316,44 @@ func TestWebhookInvalidParamsFailAtOnce(t *testing.T) {
 		assert.Contains(t, res.Error, "permanent failure: invalid params: ")
 	}
 	assert.Empty(t, ep.got())
+}
+
+// The webhook job's schema, as registered by builtin.Register, is applied
+// by validated hook writes.
+func TestWebhookParamsSchema(t *testing.T) {
+	t.Parallel()
+	e := startFast(t)
+	store := hookconfig.NewStore(e.KV(t, jhjs.BucketJobHooks), hookconfig.NewJobs(e.KV(t, jhjs.BucketJobs)))
+	for _, tt := range []struct {
+		params string
+		want   string // error substring; "" for valid
+	}{
+		{`{"url": "https://example.com/hook"}`, ""},
+		{`{"url": "http://example.com/{{.ObjectType}}", "method": "PATCH", "headers": {"Authorization": "Bearer x"},
+		   "body_template": "{{json .Data}}", "secret": "s", "timeout": "1m30s", "verify_tls": false,
+		   "standard_webhooks_secret": "whsec_c2VjcmV0"}`, ""},
+		{``, "params: missing property 'url'"},
+		{`{"url": "example.com"}`, "params.url"},
+		{`{"url": "https://x", "method": "post"}`, "params.method"},
+		{`{"url": "https://x", "headers": {"X-N": 1}}`, "params.headers.X-N"},
+		{`{"url": "https://x", "timeout": "10"}`, "params.timeout"},
+		{`{"url": "https://x", "verify_tls": "no"}`, "params.verify_tls"},
+		{`{"url": "https://x", "standard_webhooks_secret": "c2VjcmV0"}`, "params.standard_webhooks_secret"},
+		{`{"url": "https://x", "urll": "https://y"}`, "additional properties 'urll' not allowed"},
+	} {
+		h := &hookconfig.Hook{Name: "h", ContentTypes: []string{"dcim.device"}, Job: builtin.JobWebhook, Enabled: true,
+			Events: []events.Action{events.ActionCreate}}
+		if tt.params != "" {
+			h.Params = json.RawMessage(tt.params)
+		}
+		_, err := store.Put(t.Context(), h, 0)
+		if tt.want == "" {
+			require.NoError(t, err, tt.params)
+			require.NoError(t, builtin.CheckWebhookParams(h.Params), tt.params)
+			require.NoError(t, store.Delete(t.Context(), "h", 0))
+			continue
+		}
+		require.ErrorIs(t, err, hookconfig.ErrInvalidHook, tt.params)
+		assert.ErrorContains(t, err, tt.want, tt.params)
+	}
 }
