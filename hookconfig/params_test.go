@@ -73,11 +73,7 @@ func TestStorePutParamsSchema(t *testing.T) {
 			err:  hookconfig.ErrInvalidHook,
 			want: `invalid hook "x": params: additional properties 'uri' not allowed`,
 		},
-		{
-			name: "a disabled hook is checked too", job: "wh", params: `{"url": 1}`, enabled: new(false),
-			err:  hookconfig.ErrInvalidHook,
-			want: `invalid hook "x": params.url: got number, want string`,
-		},
+		{name: "a disabled hook is not checked (enabling it is)", job: "wh", params: `{"url": 1}`, enabled: new(false)},
 		{
 			name: "a schema that does not compile", job: "broken", params: `{}`,
 			err:  hookconfig.ErrInvalidJob,
@@ -122,12 +118,30 @@ func TestStorePutParamsSchemaConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			h := hook("h"+string(rune('a'+i)), "wh", cts("dcim.device"), create)
-			h.Enabled = false // no conflicts between them
+			// Distinct content types: no conflicts between them.
+			h := hook("h"+string(rune('a'+i)), "wh", cts("dcim."+string(rune('a'+i))), create)
 			h.Params = json.RawMessage(`{"url": 1}`)
 			_, err := e.store.Put(t.Context(), h, 0)
 			assert.ErrorIs(t, err, hookconfig.ErrInvalidHook)
 		})
 	}
 	wg.Wait()
+}
+
+// A job's schema may change under its hooks: disabling such a hook still
+// works, enabling it checks the params again.
+func TestStoreModifyParamsSchema(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob(t, "wh", true)
+	h := hook("x", "wh", cts("dcim.device"), create)
+	h.Params = json.RawMessage(`{"uri":"https://x"}`)
+	_, err := e.store.Put(t.Context(), h, 0)
+	require.NoError(t, err)
+	e.registerSchemaJob(t, "wh", webhookSchema) // a newer receiver
+
+	_, _, err = e.store.Modify(t.Context(), "x", func(h *hookconfig.Hook) error { h.Enabled = false; return nil })
+	require.NoError(t, err)
+	_, _, err = e.store.Modify(t.Context(), "x", func(h *hookconfig.Hook) error { h.Enabled = true; return nil })
+	require.ErrorIs(t, err, hookconfig.ErrInvalidHook)
+	assert.EqualError(t, err, `invalid hook "x": params: additional properties 'uri' not allowed; params: missing property 'url'`)
 }

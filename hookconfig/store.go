@@ -94,9 +94,9 @@ func (s *Store) List(ctx context.Context) ([]Entry, error) {
 // are invalid are left out of the conflict check.
 //
 // Params equal to Redacted at a secret key (what `hooks get` shows) are
-// replaced by the stored hook's value at that path, in h too. If the job
-// is registered with a params schema, params (absent: {}) must satisfy it
-// (ErrInvalidHook naming each problem's path).
+// replaced by the stored hook's value at that path, in h too. If the hook
+// is enabled and its job registered a params schema, params (absent: {})
+// must satisfy it (ErrInvalidHook naming each problem's path).
 func (s *Store) Put(ctx context.Context, h *Hook, expected uint64) (uint64, error) {
 	if h == nil {
 		return 0, fmt.Errorf("%w: no hook", ErrInvalidHook)
@@ -162,11 +162,12 @@ func (s *Store) checkJob(ctx context.Context, h *Hook) (*Job, error) {
 	return job, nil
 }
 
-// checkParams validates h's params against the params schema job
-// registered, if any. A disabled hook is checked too when its job is
-// registered, so enabling it later cannot fail on params.
+// checkParams validates an enabled hook's params against the params
+// schema its job registered, if any. Disabled hooks are not checked, as
+// for the job rule: disabling must work even after a job's schema changed
+// under its hooks; enabling checks again.
 func (s *Store) checkParams(h *Hook, job *Job) error {
-	if job == nil || len(job.ParamsSchema) == 0 {
+	if !h.Enabled || job == nil || len(job.ParamsSchema) == 0 {
 		return nil
 	}
 	sch, err := s.schemas.compile(job.ParamsSchema)
