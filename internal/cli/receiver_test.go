@@ -103,7 +103,7 @@ func TestReceiverJobsCommands(t *testing.T) {
 	assert.Equal(t, []struct {
 		Name    string `json:"name"`
 		Enabled bool   `json:"enabled"`
-	}{{"log", true}, {"serial-validator", false}}, jobs)
+	}{{"log", true}, {"serial-validator", false}, {"webhook", false}}, jobs)
 
 	// The enabled job runs.
 	publishJob(t, s, "jobs.log", "h", "log", "c-1")
