@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -356,4 +357,13 @@ func TestWebhookParamsSchema(t *testing.T) {
 		require.ErrorIs(t, err, hookconfig.ErrInvalidHook, tt.params)
 		assert.ErrorContains(t, err, tt.want, tt.params)
 	}
+
+	// The documented example hook file is valid.
+	raw, err := os.ReadFile("../../examples/webhook-hook.json")
+	require.NoError(t, err)
+	var h hookconfig.Hook
+	require.NoError(t, json.Unmarshal(raw, &h))
+	_, err = store.Put(t.Context(), &h, 0)
+	require.NoError(t, err)
+	require.NoError(t, builtin.CheckWebhookParams(h.Params))
 }
