@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -106,7 +107,7 @@ func send(ctx context.Context, client *http.Client, req Delivery, redacted strin
 		ctx, cancel = context.WithTimeoutCause(ctx, req.Timeout, errTimeout)
 		defer cancel()
 	}
-	hr, err := http.NewRequestWithContext(ctx, req.Method, req.URL, strings.NewReader(string(req.Body)))
+	hr, err := http.NewRequestWithContext(ctx, req.Method, req.URL, bytes.NewReader(req.Body))
 	if err != nil {
 		// A URL that does not parse will never parse: permanent.
 		return Permanent, 0, "", 0, "invalid request: " + redactErr(err, req.URL, redacted)
@@ -123,13 +124,11 @@ func send(ctx context.Context, client *http.Client, req Delivery, redacted strin
 		return Retry, 0, "", 0, redactErr(err, req.URL, redacted)
 	}
 	defer resp.Body.Close()
-	head, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponse))
+	// The status decides; a body cut short keeps what arrived.
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponse))
 	// Drain a little more so the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	response = validUTF8(head)
-	if err != nil && len(head) == 0 {
-		response = ""
-	}
 	return Classify(resp.StatusCode), resp.StatusCode, response, ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), ""
 }
 

@@ -8,11 +8,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -366,4 +368,22 @@ func TestWebhookParamsSchema(t *testing.T) {
 	_, err = store.Put(t.Context(), &h, 0)
 	require.NoError(t, err)
 	require.NoError(t, builtin.CheckWebhookParams(h.Params))
+}
+
+func TestWebhookTLS(t *testing.T) {
+	t.Parallel()
+	e := startFast(t)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) }))
+	t.Cleanup(srv.Close)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
+
+	res := e.run("tls-ca", builtin.JobWebhook, "c-1", deviceChange(), map[string]any{"url": srv.URL, "ca_file": caFile})
+	assert.Equal(t, receiver.StatusCompleted, res.Status, "the CA file is trusted")
+	res = e.run("tls-insecure", builtin.JobWebhook, "c-1", deviceChange(), map[string]any{"url": srv.URL, "verify_tls": false})
+	assert.Equal(t, receiver.StatusCompleted, res.Status, "verify_tls false")
+	res = e.run("tls-default", builtin.JobWebhook, "c-1", deviceChange(), map[string]any{"url": srv.URL})
+	assert.Equal(t, receiver.StatusFailed, res.Status, "an unknown CA fails every attempt")
+	assert.Equal(t, 3, res.Attempts)
+	assert.Contains(t, attempts(res)[0]["error"], "certificate")
 }
