@@ -1,4 +1,4 @@
 // Command receiver runs jobhooks' job hook receivers for the built-in jobs
-// (log, serial-validator) and inspects the job registry, job results and
+// (log, serial-validator, webhook) and inspects the job registry, job results and
 // dead letters. Run "receiver help" for usage.
 package main
