@@ -99,16 +99,42 @@ func DecodeEvent(header nats.Header, data []byte) (*event.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: not a valid CloudEvent: %w", ErrInvalidChange, err)
 	}
-	if err := ev.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: not a valid CloudEvent: %w", ErrInvalidChange, err)
-	}
-	if ev.SpecVersion() != event.CloudEventsVersionV1 {
-		return nil, fmt.Errorf("%w: specversion %q: want 1.0", ErrInvalidChange, ev.SpecVersion())
-	}
-	if err := ValidateChangeID(ev.ID()); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidChange, err)
+	if err := ValidateEvent(ev); err != nil {
+		return nil, err
 	}
 	return ev, nil
+}
+
+// ValidateEvent checks the attributes of a change's CloudEvent, however it
+// arrived: a valid CloudEvent 1.0 with an acceptable change id.
+func ValidateEvent(ev *event.Event) error {
+	if err := ev.Validate(); err != nil {
+		return fmt.Errorf("%w: not a valid CloudEvent: %w", ErrInvalidChange, err)
+	}
+	if ev.SpecVersion() != event.CloudEventsVersionV1 {
+		return fmt.Errorf("%w: specversion %q: want 1.0", ErrInvalidChange, ev.SpecVersion())
+	}
+	if err := ValidateChangeID(ev.ID()); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidChange, err)
+	}
+	return nil
+}
+
+// ChangeOfEvent decodes a CloudEvent's data as a valid Change, for events
+// that arrive without a subject (HTTP): the change's own content type and
+// action give its subject, ChangeEvent.Change.Subject.
+func ChangeOfEvent(ev *event.Event) (*ChangeEvent, error) {
+	ce := &ChangeEvent{Event: *ev}
+	if err := decodeData(ev, &ce.Change); err != nil {
+		return nil, err
+	}
+	if err := ce.Change.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkType(ev, ce.Change.Action); err != nil {
+		return nil, err
+	}
+	return ce, nil
 }
 
 // ChangeFromEvent checks a CloudEvent's type and decodes its data as a
@@ -132,7 +158,7 @@ func ChangeFromEvent(subject string, ev *event.Event) (*ChangeEvent, error) {
 
 // decodeData unmarshals a change event's data, which must be JSON, into v.
 func decodeData(ev *event.Event, v any) error {
-	if ct := ev.DataContentType(); ct != "" && !isJSON(ct) {
+	if ct := ev.DataContentType(); ct != "" && !IsJSON(ct) {
 		return fmt.Errorf("%w: datacontenttype %q: change data must be JSON", ErrInvalidChange, ct)
 	}
 	data := ev.Data()
@@ -153,7 +179,9 @@ func checkType(ev *event.Event, action Action) error {
 	return nil
 }
 
-func isJSON(contentType string) bool {
+// IsJSON reports whether a media type is JSON: application/json, text/json
+// or any +json type.
+func IsJSON(contentType string) bool {
 	mediaType, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return false
