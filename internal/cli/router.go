@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,11 +15,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jobhooks/jobhooks/ingest"
 	jhjs "github.com/jobhooks/jobhooks/jetstream"
 	"github.com/jobhooks/jobhooks/router"
 )
 
-const routerUsage = `router [flags]            run the router
+const routerUsage = `router [flags]            run the router (--http ADDR: also NetBox, Nautobot and CloudEvents ingest)
        router hooks ...          manage job hooks (router hooks -h)`
 
 // Router runs the router command: `router hooks ...` manages hooks, and
@@ -36,6 +38,8 @@ func Router(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	listen := fs.String("listen", jhjs.DefaultListen, "embedded server: address to listen on (used when no NATS URL is given)")
 	dataDir := fs.String("data-dir", jhjs.DefaultDataDir, "embedded server: JetStream store directory")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	var httpf httpFlags
+	httpf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK
@@ -51,15 +55,24 @@ func Router(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintf(stderr, "router: --log-level: %v\n", err)
 		return ExitUsage
 	}
+	var ingestOpts ingest.Options
+	if httpf.addr != "" {
+		var err error
+		if ingestOpts, err = httpf.ingestOptions(os.Getenv); err != nil {
+			fmt.Fprintf(stderr, "router: %v\n", err)
+			return ExitUsage
+		}
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if err := runRouter(ctx, log, conn, provision, *listen, *dataDir); err != nil {
+	ingestOpts.Logger = log
+	if err := runRouter(ctx, log, conn, provision, *listen, *dataDir, httpf.addr, ingestOpts); err != nil {
 		log.Error("router stopped", "error", err)
 		return ExitError
 	}
 	return ExitOK
 }
 
-func runRouter(ctx context.Context, log *slog.Logger, conn jhjs.ConnOptions, provision jhjs.Config, listen, dataDir string) error {
+func runRouter(ctx context.Context, log *slog.Logger, conn jhjs.ConnOptions, provision jhjs.Config, listen, dataDir, httpAddr string, ingestOpts ingest.Options) error {
 	if err := provision.Validate(); err != nil {
 		return err
 	}
@@ -96,6 +109,18 @@ func runRouter(ctx context.Context, log *slog.Logger, conn jhjs.ConnOptions, pro
 		return err
 	}
 	r := router.New(js, router.Options{Logger: log})
+	if httpAddr != "" {
+		mux := http.NewServeMux()
+		ingest.New(js, ingestOpts).Register(mux)
+		healthHandlers(mux, func() error { return routerReady(nc, r) })
+		stop, err := serveHTTP(ctx, log, httpAddr, mux)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		log.Info("HTTP ingest on", "netbox", ingest.PathNetBox, "nautobot", ingest.PathNautobot, "cloudevents", ingest.PathChanges,
+			"signed", len(ingestOpts.Secret) > 0, "max_body", ingestOpts.MaxBody)
+	}
 	err = r.Run(ctx)
 	stats := r.Stats()
 	log.Info("router stopped", "changes", stats.Changes, "job_messages", stats.Routed, "dead_lettered", stats.DeadLettered,
@@ -104,6 +129,19 @@ func runRouter(ctx context.Context, log *slog.Logger, conn jhjs.ConnOptions, pro
 		return nil
 	}
 	return err
+}
+
+// routerReady is nil once the router is connected and routes.
+func routerReady(nc *nats.Conn, r *router.Router) error {
+	if !nc.IsConnected() {
+		return fmt.Errorf("not connected to NATS (%s)", nc.Status())
+	}
+	select {
+	case <-r.Ready():
+		return nil
+	default:
+		return errors.New("loading the hook and job tables")
+	}
 }
 
 // startEmbedded starts the default-run server and tells a newcomer what it
