@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -196,6 +197,16 @@ func (h hooksCmd) put(ctx context.Context, file string, stdin io.Reader, revisio
 	if err != nil {
 		return fmt.Errorf("read hook: %w", err)
 	}
+	data, fileRevision, err := splitRevision(data)
+	if err != nil {
+		return err
+	}
+	switch {
+	case fileRevision != 0 && revision != 0 && fileRevision != revision:
+		return fmt.Errorf("%w: the file says revision %d and --revision says %d: give one", hookconfig.ErrInvalidHook, fileRevision, revision)
+	case fileRevision != 0:
+		revision = fileRevision
+	}
 	hook, err := hookconfig.DecodeHook(data)
 	if err != nil {
 		return err
@@ -218,6 +229,30 @@ func (h hooksCmd) put(ctx context.Context, file string, stdin io.Reader, revisio
 		return err
 	}
 	return h.done(hook, rev, verb)
+}
+
+// splitRevision takes the "revision" that `hooks get --json` adds out of a
+// hook file, so that what get prints, put takes back: compare-and-set on
+// the revision that was read, as with --revision.
+func splitRevision(data []byte) ([]byte, uint64, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return data, 0, nil // DecodeHook says what is wrong
+	}
+	raw, ok := fields["revision"]
+	if !ok {
+		return data, 0, nil
+	}
+	var rev uint64
+	if err := json.Unmarshal(raw, &rev); err != nil || rev == 0 {
+		return nil, 0, fmt.Errorf("%w: revision %s: want the positive revision `hooks get` printed", hookconfig.ErrInvalidHook, raw)
+	}
+	delete(fields, "revision")
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read hook: %w", err)
+	}
+	return out, rev, nil
 }
 
 func (h hooksCmd) delete(ctx context.Context, name string, revision uint64) error {

@@ -64,6 +64,39 @@ func TestHooksPutKeepsRedactedSecrets(t *testing.T) {
 	assert.Contains(t, errOut, `params.api_key: "***" stands for the stored secret, but the stored hook has none there: give the value`)
 }
 
+// What `hooks get --json` prints, `hooks put` takes back unchanged, as a
+// compare-and-set on the revision it shows.
+func TestHooksGetJSONPutsBack(t *testing.T) {
+	e := newCmdEnv(t)
+	e.registerJob("notify", true)
+	code, _, errOut := e.hooks(notifyHook, "put", "-")
+	require.Equal(t, cli.ExitOK, code, errOut)
+	code, got, errOut := e.hooks("", "get", "notify", "--json")
+	require.Equal(t, cli.ExitOK, code, errOut)
+	require.Contains(t, got, `"revision": 1`)
+
+	code, out, errOut := e.hooks(got, "put", "-")
+	require.Equal(t, cli.ExitOK, code, errOut)
+	assert.Contains(t, out, "hook notify updated (revision 2)")
+	stored, err := e.srv.KV(t, jhjs.BucketJobHooks).Get(e.ctx, "notify")
+	require.NoError(t, err)
+	h, err := hookconfig.DecodeHook(stored.Value())
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"url":"https://example.com/hook","secret":"s3cr3t","headers":{"Authorization":"Bearer abc","Accept":"*/*"}}`, string(h.Params))
+
+	// The same file again is stale now: someone (we) wrote revision 2.
+	code, _, errOut = e.hooks(got, "put", "-")
+	assert.Equal(t, cli.ExitConflict, code, errOut)
+
+	code, _, errOut = e.hooks(got, "put", "-", "--revision", "2")
+	assert.Equal(t, cli.ExitInvalid, code)
+	assert.Contains(t, errOut, "the file says revision 1 and --revision says 2: give one")
+
+	code, _, errOut = e.hooks(strings.Replace(got, `"revision": 1`, `"revision": "one"`, 1), "put", "-")
+	assert.Equal(t, cli.ExitInvalid, code)
+	assert.Contains(t, errOut, `revision "one"`)
+}
+
 func TestHooksPutValidatesParams(t *testing.T) {
 	e := newCmdEnv(t)
 	_, err := hookconfig.NewJobs(e.srv.KV(t, jhjs.BucketJobs)).Put(e.ctx, &hookconfig.Job{Name: "notify", Enabled: true,
