@@ -121,7 +121,7 @@ func TestWebhookBodiesBecomeChanges(t *testing.T) {
 			if tt.path == PathNautobot {
 				dialect = webhook.Nautobot
 			}
-			assert.Equal(t, webhook.ChangeID(dialect, body), a.ID)
+			assert.Equal(t, webhook.ChangeID(dialect, body, webhook.DecodeOptions{}), a.ID)
 			assert.Equal(t, tt.subject, a.Subject)
 			assert.False(t, a.Duplicate)
 			assert.Equal(t, jhjs.StreamChanges, a.Stream)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"time"
@@ -53,13 +54,53 @@ type Inbound struct {
 }
 
 // ChangeID derives a change id from a webhook body: "<dialect>-" and the
-// first 32 hex digits (128 bits) of the SHA-256 of the exact body bytes.
-// NetBox and Nautobot send a retry with the same bytes (the timestamp is
-// fixed when the webhook is queued), and two different changes differ in
-// their bodies, so they never share an id.
-func ChangeID(d Dialect, body []byte) string {
-	sum := sha256.Sum256(body)
-	return string(d) + "-" + hex.EncodeToString(sum[:16])
+// first 32 hex digits (128 bits) of a SHA-256 over the body's top-level
+// members, each name and value as sent, except "context", and over
+// opts.ContentType when given. NetBox and Nautobot send a retry with the
+// same members (NetBox fixes the timestamp when it queues the webhook), but
+// NetBox runs its context callbacks again for every attempt, so context may
+// differ; two different changes differ in time, request or data, and the
+// same body sent for two content types differs in opts. A body that is not
+// a JSON object is hashed whole.
+func ChangeID(d Dialect, body []byte, opts DecodeOptions) string {
+	h := sha256.New()
+	if !hashMembers(h, body) {
+		h.Reset()
+		h.Write(body)
+	}
+	if opts.ContentType != "" {
+		h.Write([]byte("\x00content_type="))
+		h.Write([]byte(opts.ContentType))
+	}
+	var sum [sha256.Size]byte
+	return string(d) + "-" + hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// hashMembers writes the top-level members of a JSON object but "context"
+// to h, each as name NUL value NUL, the value's bytes as sent. It reports
+// false when body is not one well-formed JSON object.
+func hashMembers(h io.Writer, body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		name, _ := tok.(string)
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return false
+		}
+		if name == "context" {
+			continue
+		}
+		fmt.Fprintf(h, "%q\x00%s\x00", name, value)
+	}
+	_, err := dec.Token()
+	return err == nil
 }
 
 // Decode reads a NetBox (3.5 to 4.7) or Nautobot (2.x) webhook body:
@@ -134,7 +175,7 @@ func Decode(d Dialect, body []byte, opts DecodeOptions) (*Inbound, error) {
 	if err := ch.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	return &Inbound{Change: ch, ID: ChangeID(d, body)}, nil
+	return &Inbound{Change: ch, ID: ChangeID(d, body, opts)}, nil
 }
 
 // eventActions maps the event names NetBox and Nautobot send (and the

@@ -80,7 +80,7 @@ func TestDecodeDocumentedBodies(t *testing.T) {
 				assert.Equal(t, tt.serialKV[0], got.PreChange["serial"])
 				assert.Equal(t, tt.serialKV[1], got.PostChange["serial"])
 			}
-			assert.Equal(t, ChangeID(tt.dialect, body), in.ID)
+			assert.Equal(t, ChangeID(tt.dialect, body, DecodeOptions{}), in.ID)
 			assert.NoError(t, events.ValidateChangeID(in.ID))
 		})
 	}
@@ -108,13 +108,40 @@ func TestDecodeKeepsNumbersAsSent(t *testing.T) {
 	assert.Contains(t, string(b), "52.370216000000001")
 }
 
-func TestChangeIDIsTheBodys(t *testing.T) {
+func TestChangeID(t *testing.T) {
 	a := readTestdata(t, "netbox-4.6-site-created.json")
-	b := []byte(strings.Replace(string(a), "Site 1", "Site 2", 1))
-	assert.Equal(t, ChangeID(NetBox, a), ChangeID(NetBox, append([]byte(nil), a...)), "a retry of the same body has the same id")
-	assert.NotEqual(t, ChangeID(NetBox, a), ChangeID(NetBox, b), "different bodies have different ids")
-	assert.NotEqual(t, ChangeID(NetBox, a), ChangeID(Nautobot, a), "the dialect is part of the id")
-	assert.Regexp(t, `^netbox-[0-9a-f]{32}$`, ChangeID(NetBox, a))
+	id := func(d Dialect, body string, ct string) string {
+		return ChangeID(d, []byte(body), DecodeOptions{ContentType: ct})
+	}
+	base := `{"event":"created","timestamp":"2026-03-06T15:11:23.503186+00:00","object_type":"dcim.site","data":{"id":1}`
+	tests := []struct {
+		name string
+		a, b string
+		same bool
+	}{
+		{"a retry: the same body", base + `}`, base + `}`, true},
+		{"another context (NetBox reruns its callbacks per attempt)", base + `,"context":{"n":1}}`, base + `,"context":{"n":2}}`, true},
+		{"with and without context", base + `}`, base + `,"context":{"owner":"net"}}`, true},
+		{"whitespace between members", base + `}`, strings.Replace(base, `,"object_type"`, `, "object_type"`, 1) + `}`, true},
+		{"another timestamp", base + `}`, strings.Replace(base, "503186", "503187", 1) + `}`, false},
+		{"another object", base + `}`, strings.Replace(base, `"id":1`, `"id":2`, 1) + `}`, false},
+		{"a nested context is data", base[:len(base)-1] + `,"context":1}}`, base[:len(base)-1] + `,"context":2}}`, false},
+		{"a member moved into another", `{"a":"x","b":""}`, `{"a":"","b":"x"}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x, y := id(NetBox, tt.a, ""), id(NetBox, tt.b, "")
+			if tt.same {
+				assert.Equal(t, x, y)
+			} else {
+				assert.NotEqual(t, x, y)
+			}
+		})
+	}
+	assert.NotEqual(t, id(NetBox, string(a), ""), id(Nautobot, string(a), ""), "the dialect is part of the id")
+	assert.NotEqual(t, id(Nautobot, string(a), "dcim.site"), id(Nautobot, string(a), "dcim.region"), "so is the content type the URL names")
+	assert.NotEqual(t, id(NetBox, "not json", ""), id(NetBox, "not json!", ""), "a body that is not an object is hashed whole")
+	assert.Regexp(t, `^netbox-[0-9a-f]{32}$`, id(NetBox, string(a), ""))
 }
 
 func TestDecodeContentType(t *testing.T) {
