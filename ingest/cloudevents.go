@@ -46,6 +46,13 @@ func cloudEventMsg(r *http.Request, body []byte) (*nats.Msg, int, error) {
 	if err := events.ValidateEvent(ev); err != nil {
 		return nil, http.StatusBadRequest, err
 	}
+	for _, ext := range []string{events.ExtHookOrigin, events.ExtCausationID} {
+		if _, ok := ev.Extensions()[ext]; ok {
+			// Only a receiver's job handle marks its own changes; over HTTP
+			// the mark would silence a change for every hook.
+			return nil, http.StatusBadRequest, fmt.Errorf("%w: the %s extension is set only by job hook receivers, never over HTTP", events.ErrInvalidChange, ext)
+		}
+	}
 	ce, err := events.ChangeOfEvent(ev)
 	if err != nil {
 		return nil, http.StatusBadRequest, err

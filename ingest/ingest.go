@@ -27,6 +27,7 @@ const (
 const (
 	DefaultMaxBody        = 4 << 20
 	DefaultPublishTimeout = 10 * time.Second
+	DefaultMaxInFlight    = 64
 )
 
 // Sources are the ce-source of the changes made from webhook bodies.
@@ -42,6 +43,10 @@ type Options struct {
 	Secret []byte
 	// MaxBody is the largest body accepted, in bytes (default 4 MiB).
 	MaxBody int64
+	// MaxInFlight bounds the requests handled at once, and so the memory
+	// their bodies take before their signatures are checked (default 64);
+	// beyond it a request gets 503 with Retry-After.
+	MaxInFlight int
 	// PublishTimeout bounds the wait for JetStream's acknowledgement
 	// (default 10s).
 	PublishTimeout time.Duration
@@ -52,9 +57,10 @@ type Options struct {
 // Handler serves the ingest endpoints. Create it with New and add it to a
 // mux with Register.
 type Handler struct {
-	js   jetstream.JetStream
-	opts Options
-	log  *slog.Logger
+	js       jetstream.JetStream
+	opts     Options
+	log      *slog.Logger
+	inFlight chan struct{}
 }
 
 // New returns a Handler storing changes through js.
@@ -65,18 +71,35 @@ func New(js jetstream.JetStream, opts Options) *Handler {
 	if opts.PublishTimeout <= 0 {
 		opts.PublishTimeout = DefaultPublishTimeout
 	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = DefaultMaxInFlight
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Handler{js: js, opts: opts, log: opts.Logger}
+	return &Handler{js: js, opts: opts, log: opts.Logger, inFlight: make(chan struct{}, opts.MaxInFlight)}
 }
 
 // Register adds the endpoints to mux: POST /ingest/netbox, POST
 // /ingest/nautobot and POST /changes (other methods get 405).
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST "+PathNetBox, h.serveWebhook(webhook.NetBox, SourceNetBox))
-	mux.HandleFunc("POST "+PathNautobot, h.serveWebhook(webhook.Nautobot, SourceNautobot))
-	mux.HandleFunc("POST "+PathChanges, h.serveCloudEvent)
+	mux.HandleFunc("POST "+PathNetBox, h.limit(h.serveWebhook(webhook.NetBox, SourceNetBox)))
+	mux.HandleFunc("POST "+PathNautobot, h.limit(h.serveWebhook(webhook.Nautobot, SourceNautobot)))
+	mux.HandleFunc("POST "+PathChanges, h.limit(h.serveCloudEvent))
+}
+
+// limit answers 503 when MaxInFlight requests are being handled already.
+func (h *Handler) limit(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case h.inFlight <- struct{}{}:
+			defer func() { <-h.inFlight }()
+			next(w, r)
+		default:
+			w.Header().Set("Retry-After", "1")
+			h.refuse(w, r, http.StatusServiceUnavailable, fmt.Sprintf("busy: %d requests in flight; retry", h.opts.MaxInFlight))
+		}
+	}
 }
 
 // Accepted is the body of a 202: where the change is stored.
@@ -157,7 +180,8 @@ func (h *Handler) readSigned(w http.ResponseWriter, r *http.Request) ([]byte, bo
 // publish stores msg and answers 202 once JetStream acknowledged it.
 func (h *Handler) publish(w http.ResponseWriter, r *http.Request, msg *nats.Msg) {
 	id := msg.Header.Get(nats.MsgIdHdr)
-	if nc := h.js.Conn(); nc != nil && !nc.IsConnected() {
+	nc := h.js.Conn()
+	if !nc.IsConnected() {
 		h.unavailable(w, r, id, errors.New("not connected to NATS"))
 		return
 	}
@@ -166,7 +190,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request, msg *nats.Msg)
 	ack, err := h.js.PublishMsg(ctx, msg)
 	switch {
 	case errors.Is(err, nats.ErrMaxPayload):
-		h.refuse(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("the change is over the NATS server's max payload (%d bytes)", h.js.Conn().MaxPayload()))
+		h.refuse(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("the change is over the NATS server's max payload (%d bytes)", nc.MaxPayload()))
 		return
 	case err != nil:
 		h.unavailable(w, r, id, err)

@@ -225,6 +225,8 @@ func TestRefusals(t *testing.T) {
 		{"changes: missing source", PathChanges, http.Header{"Ce-Specversion": {"1.0"}, "Ce-Id": {"c-1"}, "Ce-Type": {"jobhooks.change.create"}}, `{"action":"create","content_type":"dcim.site","postchange":{}}`, http.StatusBadRequest, "source"},
 		{"changes: invalid change", PathChanges, ceHeader("c-2", "jobhooks.change.create"), `{"action":"create","content_type":"dcim.site"}`, http.StatusBadRequest, "a create needs postchange"},
 		{"changes: wrong type", PathChanges, ceHeader("c-3", "jobhooks.change.update"), `{"action":"create","content_type":"dcim.site","postchange":{}}`, http.StatusBadRequest, `want "jobhooks.change.create"`},
+		{"changes: hookorigin over HTTP", PathChanges, withHeader(ceHeader("c-4", "jobhooks.change.create"), "Ce-Hookorigin", "serial-validator"), `{"action":"create","content_type":"dcim.site","postchange":{}}`, http.StatusBadRequest, "the hookorigin extension is set only by job hook receivers"},
+		{"changes: causationid over HTTP", PathChanges, withHeader(ceHeader("c-5", "jobhooks.change.create"), "Ce-Causationid", "c-1"), `{"action":"create","content_type":"dcim.site","postchange":{}}`, http.StatusBadRequest, "the causationid extension"},
 		{"changes: bad structured body", PathChanges, http.Header{"Content-Type": {"application/cloudevents+json"}}, `{"specversion":`, http.StatusBadRequest, "not a valid CloudEvent"},
 	}
 	for _, tt := range tests {
@@ -247,6 +249,72 @@ func TestRefusals(t *testing.T) {
 
 func ceHeader(id, typ string) http.Header {
 	return http.Header{"Ce-Specversion": {"1.0"}, "Ce-Id": {id}, "Ce-Source": {"curl"}, "Ce-Type": {typ}}
+}
+
+func withHeader(h http.Header, name, value string) http.Header {
+	h.Set(name, value)
+	return h
+}
+
+// Beyond MaxInFlight requests at once, a request is answered 503 at once,
+// before its body is read.
+func TestBusy(t *testing.T) {
+	s := jstest.StartProvisioned(t)
+	h := New(s.JS, Options{MaxInFlight: 1})
+	mux := http.NewServeMux()
+	h.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	body := testdata(t, "netbox-4.6-site-created.json")
+
+	pr, pw := io.Pipe()
+	first := make(chan response, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+PathNetBox, pr)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- response{}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		first <- response{status: resp.StatusCode, header: resp.Header, body: b}
+	}()
+	_, err := pw.Write(body[:10])
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(h.inFlight) == 1 }, 10*time.Second, time.Millisecond, "the first request holds the slot")
+
+	busy := post(t, srv.URL+PathNetBox, nil, body)
+	assert.Equal(t, http.StatusServiceUnavailable, busy.status)
+	assert.Equal(t, "1", busy.header.Get("Retry-After"))
+	assert.Contains(t, busy.reason(t), "busy: 1 requests in flight")
+
+	_, err = pw.Write(body[10:])
+	require.NoError(t, err)
+	require.NoError(t, pw.Close())
+	(<-first).accepted(t)
+	post(t, srv.URL+PathNetBox, nil, body).accepted(t) // the slot is free again
+}
+
+// A JetStream that does not store the change (here: no CHANGES stream)
+// gets 503 and stores nothing; the retry after it is back is stored once.
+func TestNoStreamThenBack(t *testing.T) {
+	s := jstest.StartProvisioned(t)
+	srv := startIngest(t, s.JS, Options{PublishTimeout: 2 * time.Second})
+	ctx := context.Background()
+	require.NoError(t, s.JS.DeleteStream(ctx, jhjs.StreamChanges))
+	body := testdata(t, "netbox-4.3-device-updated.json")
+
+	r := post(t, srv.URL+PathNetBox, nil, body)
+	assert.Equal(t, http.StatusServiceUnavailable, r.status)
+	assert.Contains(t, r.reason(t), "JetStream did not store the change")
+
+	_, err := jhjs.Provision(ctx, s.JS, jhjs.DefaultConfig(), nil)
+	require.NoError(t, err)
+	a := post(t, srv.URL+PathNetBox, nil, body).accepted(t)
+	assert.False(t, a.Duplicate)
+	assert.Len(t, stored(t, s.JS), 1)
 }
 
 func TestCloudEventsOverHTTP(t *testing.T) {
