@@ -41,6 +41,12 @@ func (f *httpFlags) register(fs *flag.FlagSet) {
 // reachable from other hosts unless the operator said so.
 func (f *httpFlags) ingestOptions(getenv func(string) string) (ingest.Options, error) {
 	opts := ingest.Options{MaxBody: int64(f.maxBody)}
+	if f.addr == "" {
+		if f.secretFile != "" || f.insecure {
+			return opts, errors.New("--ingest-secret-file and --http-insecure need --http ADDR")
+		}
+		return opts, nil
+	}
 	envSecret := getenv(EnvIngestSecret)
 	switch {
 	case f.secretFile != "" && envSecret != "":
@@ -55,7 +61,7 @@ func (f *httpFlags) ingestOptions(getenv func(string) string) (ingest.Options, e
 			return opts, fmt.Errorf("--ingest-secret-file %s is empty", f.secretFile)
 		}
 	case envSecret != "":
-		opts.Secret = []byte(envSecret)
+		opts.Secret = []byte(strings.TrimRight(envSecret, "\r\n"))
 	}
 	if len(opts.Secret) == 0 && !f.insecure && !isLoopback(f.addr) {
 		return opts, fmt.Errorf("--http %s listens beyond loopback and no ingest secret is set, so anyone who reaches it could inject changes: "+
@@ -116,8 +122,10 @@ func serveHTTP(ctx context.Context, log *slog.Logger, addr string, handler http.
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Requests outlive ctx by the shutdown grace, so that a change being
+		// published when the router stops is answered truthfully.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	done := make(chan struct{})
 	go func() {

@@ -1,12 +1,18 @@
 package cli
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/jobhooks/jobhooks/jetstream/jstest"
+	"github.com/jobhooks/jobhooks/router"
 )
 
 func TestIngestOptions(t *testing.T) {
@@ -34,6 +40,10 @@ func TestIngestOptions(t *testing.T) {
 		{"secret from the environment", httpFlags{addr: ":8080"}, "from-env", "from-env", ""},
 		{"both", httpFlags{addr: ":8080", secretFile: secretFile}, "from-env", "", "give one"},
 		{"empty secret file", httpFlags{addr: "127.0.0.1:8080", secretFile: emptyFile}, "", "", "is empty"},
+		{"secret from the environment, newline trimmed", httpFlags{addr: ":8080"}, "from-env\n", "from-env", ""},
+		{"secret file without --http", httpFlags{secretFile: secretFile}, "", "", "need --http ADDR"},
+		{"insecure without --http", httpFlags{insecure: true}, "", "", "need --http ADDR"},
+		{"no --http", httpFlags{}, "from-env", "", ""},
 		{"missing secret file", httpFlags{addr: "127.0.0.1:8080", secretFile: filepath.Join(dir, "nope")}, "", "", "no such file"},
 	}
 	for _, tt := range tests {
@@ -88,4 +98,36 @@ func TestByteSize(t *testing.T) {
 			assert.Equal(t, tt.str, b.String())
 		})
 	}
+}
+
+func TestHealthHandlers(t *testing.T) {
+	s := jstest.Start(t)
+	nc := s.NewConn(t)
+	r := router.New(s.JetStream(t, nc), router.Options{})
+	mux := http.NewServeMux()
+	healthHandlers(mux, func() error { return routerReady(nc, r) })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(b)
+	}
+
+	code, body := get("/healthz")
+	assert.Equal(t, http.StatusOK, code)
+	assert.JSONEq(t, `{"status":"ok"}`, body)
+	code, body = get("/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, code, "the router has not loaded its tables")
+	assert.JSONEq(t, `{"status":"not ready","reason":"loading the hook and job tables"}`, body)
+
+	nc.Close()
+	code, body = get("/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Contains(t, body, "not connected to NATS (CLOSED)")
+	code, _ = get("/healthz")
+	assert.Equal(t, http.StatusOK, code, "the process is still up")
 }

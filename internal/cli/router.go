@@ -55,13 +55,10 @@ func Router(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintf(stderr, "router: --log-level: %v\n", err)
 		return ExitUsage
 	}
-	var ingestOpts ingest.Options
-	if httpf.addr != "" {
-		var err error
-		if ingestOpts, err = httpf.ingestOptions(os.Getenv); err != nil {
-			fmt.Fprintf(stderr, "router: %v\n", err)
-			return ExitUsage
-		}
+	ingestOpts, err := httpf.ingestOptions(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "router: %v\n", err)
+		return ExitUsage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	ingestOpts.Logger = log
