@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -50,20 +51,12 @@ func Example_contextCallbackInAWebhookBody() {
 	reg := receiver.NewRegistry()
 	builtin.Register(reg)
 	runner := receiver.NewRunner(js, reg, receiver.Options{Jobs: []string{builtin.JobWebhook}, EnableNew: true, Logger: quiet})
-	running := make(chan struct{}, 2)
-	defer func() { cancel(); <-running; <-running }() // both stop before the server does
-	go func() { _ = runner.Run(ctx); running <- struct{}{} }()
+	var running sync.WaitGroup
+	defer func() { cancel(); running.Wait() }() // they stop before the server does
+	running.Go(func() { _ = runner.Run(ctx) })
 	<-runner.Ready()
 
-	// The custom router: a callback, then the router.
-	var callbacks router.Callbacks
-	callbacks.Register("owner", func(ctx context.Context, req router.CallbackRequest) (map[string]any, error) {
-		return map[string]any{"owner": "network", "site": req.Data["site"]}, nil
-	})
-	rt := router.New(js, router.Options{Callbacks: &callbacks, Logger: quiet})
-	go func() { _ = rt.Run(ctx); running <- struct{}{} }()
-	<-rt.Ready()
-
+	// The hook, stored before the router loads its table.
 	hooksKV, _ := js.KeyValue(ctx, jhjs.BucketJobHooks)
 	jobsKV, _ := js.KeyValue(ctx, jhjs.BucketJobs)
 	params, _ := json.Marshal(map[string]any{"url": endpoint.URL})
@@ -74,6 +67,16 @@ func Example_contextCallbackInAWebhookBody() {
 		fmt.Println(err)
 		return
 	}
+
+	// The custom router: a callback, then the router.
+	var callbacks router.Callbacks
+	callbacks.Register("owner", func(ctx context.Context, req router.CallbackRequest) (map[string]any, error) {
+		return map[string]any{"owner": "network", "site": req.Data["site"]}, nil
+	})
+	rt := router.New(js, router.Options{Callbacks: &callbacks, Logger: quiet})
+	running.Go(func() { _ = rt.Run(ctx) })
+	<-rt.Ready()
+
 	_, err = events.NewPublisher(js, "netbox://lab").Publish(ctx, &events.Change{
 		Action: events.ActionCreate, ContentType: "dcim.device", ObjectID: "7", ObjectRepr: "edge-07",
 		PostChange: map[string]any{"name": "edge-07", "site": "ams1"},
