@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
 
 // maxCachedSchemas bounds the schema cache: registrations change rarely,
@@ -92,6 +93,9 @@ func ValidateAgainst(sch *jsonschema.Schema, root string, data []byte) error {
 		}
 		// A leaf's basic output is its own message, in the library's words.
 		msg := e.BasicOutput().Error.String()
+		if value, secret := secretAt(inst, e.InstanceLocation); secret && value != "" && strings.Contains(msg, value) {
+			msg = hiddenValueMessage(e.ErrorKind)
+		}
 		p := instancePath(root, inst, e.InstanceLocation) + ": " + msg
 		if !seen[p] {
 			seen[p] = true
@@ -101,6 +105,47 @@ func ValidateAgainst(sch *jsonschema.Schema, root string, data []byte) error {
 	walk(ve)
 	slices.Sort(problems) // the library's order follows map iteration
 	return errors.New(strings.Join(problems, "; "))
+}
+
+// secretAt reports whether the value at a JSON Pointer into inst is a
+// secret: under a secret key (IsSecretKey), or a URL carrying credentials.
+// It returns the value when it is a string, so that a message quoting it
+// can be told apart.
+func secretAt(inst any, tokens []string) (string, bool) {
+	cur, secret, inHeaders := inst, false, false
+	for _, tok := range tokens {
+		switch v := cur.(type) {
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(v) {
+				return "", secret
+			}
+			cur = v[i]
+		case map[string]any:
+			secret = secret || IsSecretKey(tok, inHeaders)
+			inHeaders = isHeaders(tok)
+			cur = v[tok]
+		default:
+			return "", secret
+		}
+	}
+	s, ok := cur.(string)
+	if !ok {
+		return "", secret
+	}
+	if _, hasCredentials := redactURLString(s); hasCredentials {
+		secret = true
+	}
+	return s, secret
+}
+
+// hiddenValueMessage says which rule a secret value broke without
+// quoting it, as the library's own message does.
+func hiddenValueMessage(k jsonschema.ErrorKind) string {
+	if p, ok := k.(*kind.Pattern); ok {
+		return fmt.Sprintf("does not match pattern %q (the value is a secret, not shown)", p.Want)
+	}
+	return fmt.Sprintf("does not satisfy %q (the value is a secret, not shown)", strings.Join(k.KeywordPath(), "/"))
 }
 
 // instancePath writes a JSON Pointer's tokens as a path a user reads:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -54,11 +55,23 @@ func RedactParams(params json.RawMessage) json.RawMessage {
 	if err != nil {
 		return json.RawMessage(`"` + Redacted + `"`)
 	}
-	out, err := json.Marshal(redact(v, false))
+	out, err := marshalParams(redact(v, false))
 	if err != nil {
 		return json.RawMessage(`"` + Redacted + `"`)
 	}
 	return out
+}
+
+// marshalParams encodes params without HTML escaping, so that a URL's "&"
+// reads as written.
+func marshalParams(v any) (json.RawMessage, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 func redact(v any, inHeaders bool) any {
@@ -75,8 +88,45 @@ func redact(v any, inHeaders bool) any {
 		for i, child := range v {
 			v[i] = redact(child, inHeaders)
 		}
+	case string:
+		if r, ok := redactURLString(v); ok {
+			return r
+		}
 	}
 	return v
+}
+
+// redactURLString redacts the credentials of an absolute URL: the
+// userinfo (https://user:password@host, or a token as the user) and every
+// query value (?token=...) become Redacted. ok is false when s is not
+// such a URL or carries no credentials.
+func redactURLString(s string) (string, bool) {
+	if !strings.Contains(s, "://") || (!strings.Contains(s, "@") && !strings.Contains(s, "?")) {
+		return "", false
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.User == nil && u.RawQuery == "") {
+		return "", false
+	}
+	if u.RawQuery != "" {
+		pairs := strings.Split(u.RawQuery, "&")
+		for i, pair := range pairs {
+			key, _, _ := strings.Cut(pair, "=")
+			pairs[i] = key + "=" + Redacted
+		}
+		u.RawQuery = strings.Join(pairs, "&")
+	}
+	userinfo := ""
+	if u.User != nil {
+		// Written by hand: url.URL escapes the "*" of Redacted in userinfo.
+		userinfo = Redacted + "@"
+		if _, hasPassword := u.User.Password(); hasPassword {
+			userinfo = url.User(u.User.Username()).String() + ":" + Redacted + "@"
+		}
+		u.User = nil
+	}
+	prefix := u.Scheme + "://"
+	return prefix + userinfo + strings.TrimPrefix(u.String(), prefix), true
 }
 
 func isHeaders(key string) bool { return strings.EqualFold(key, "headers") }
@@ -87,7 +137,7 @@ func isHeaders(key string) bool { return strings.EqualFold(key, "headers") }
 // secrets. A Redacted value with nothing stored at its path is an error.
 // Params without any Redacted secret are returned as they are.
 func restoreRedacted(params, stored json.RawMessage) (json.RawMessage, error) {
-	if len(params) == 0 || !bytes.Contains(params, []byte(`"`+Redacted+`"`)) {
+	if len(params) == 0 || !bytes.Contains(params, []byte(Redacted)) {
 		return params, nil
 	}
 	v, err := decodeAny(params)
@@ -122,6 +172,21 @@ func restoreRedacted(params, stored json.RawMessage) (json.RawMessage, error) {
 					changed = true
 					continue
 				}
+				if s, ok := child.(string); ok && strings.Contains(s, Redacted) {
+					// A URL shown with its credentials redacted, put back as
+					// shown, keeps the stored URL.
+					if oldURL, ok := oldChild.(string); ok {
+						if r, ok := redactURLString(oldURL); ok && r == s {
+							v[k] = oldURL
+							changed = true
+							continue
+						}
+					}
+					if r, ok := redactURLString(s); ok && r == s {
+						problems = append(problems, fmt.Sprintf("%s: the URL's credentials are %q, which stands for the stored URL's, but the URL is not the one stored: give the credentials", p, Redacted))
+						continue
+					}
+				}
 				walk(child, oldChild, p, isHeaders(k))
 			}
 		case []any:
@@ -143,7 +208,7 @@ func restoreRedacted(params, stored json.RawMessage) (json.RawMessage, error) {
 	if !changed {
 		return params, nil
 	}
-	return json.Marshal(v)
+	return marshalParams(v)
 }
 
 func decodeAny(data []byte) (any, error) {

@@ -33,6 +33,12 @@ func TestRedactParams(t *testing.T) {
 		},
 		{"header words only count in headers", `{"author":"me","key":"k"}`, `{"author":"me","key":"k"}`},
 		{"not JSON: redacted whole", `{"secret":`, `"***"`},
+		{"URL password", `{"url":"https://bob:hunter2@x.example/hook"}`, `{"url":"https://bob:***@x.example/hook"}`},
+		{"URL token as the user", `{"url":"https://tok123@x.example/"}`, `{"url":"https://***@x.example/"}`},
+		{"URL query values", `{"url":"https://x.example/h?token=abc&v=1&flag"}`, `{"url":"https://x.example/h?token=***&v=***&flag=***"}`},
+		{"URL in an array", `{"targets":["https://a:b@x.example/"]}`, `{"targets":["https://a:***@x.example/"]}`},
+		{"URL without credentials", `{"url":"https://x.example/h#frag"}`, `{"url":"https://x.example/h#frag"}`},
+		{"not a URL", `{"note":"mail me@example.com? ok"}`, `{"note":"mail me@example.com? ok"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,4 +108,57 @@ func TestStorePutKeepsRedactedSecrets(t *testing.T) {
 		require.ErrorIs(t, err, hookconfig.ErrInvalidHook)
 		assert.EqualError(t, err, `invalid hook "y": params.token: "***" stands for the stored secret, but the stored hook has none there: give the value`)
 	})
+}
+
+func TestStorePutKeepsRedactedURLs(t *testing.T) {
+	e := newEnv(t)
+	e.registerSchemaJob(t, "wh", webhookSchema)
+	h := hook("x", "wh", cts("dcim.device"), create)
+	const stored = `{"url":"https://bob:hunter2@x.example/hook?token=abc"}`
+	h.Params = json.RawMessage(stored)
+	rev, err := e.store.Put(t.Context(), h, 0)
+	require.NoError(t, err)
+	shown := string(hookconfig.RedactParams(h.Params))
+	require.Equal(t, `{"url":"https://bob:***@x.example/hook?token=***"}`, shown)
+
+	h.Params = json.RawMessage(shown)
+	rev, err = e.store.Put(t.Context(), h, rev)
+	require.NoError(t, err, "put back as shown")
+	got, _, err := e.store.Get(t.Context(), "x")
+	require.NoError(t, err)
+	assert.JSONEq(t, stored, string(got.Params), "the stored URL is kept")
+
+	h.Params = json.RawMessage(`{"url":"https://bob:***@y.example/hook?token=***"}`)
+	_, err = e.store.Put(t.Context(), h, rev)
+	require.ErrorIs(t, err, hookconfig.ErrInvalidHook)
+	assert.Contains(t, err.Error(), `params.url: the URL's credentials are "***", which stands for the stored URL's, but the URL is not the one stored: give the credentials`)
+}
+
+// A params schema's message that would quote a secret says what rule it
+// broke, not the value.
+func TestSchemaErrorsHideSecrets(t *testing.T) {
+	sch, err := hookconfig.CompileSchema([]byte(`{"type":"object","properties":{
+		"secret":{"type":"string","pattern":"^whsec_"},
+		"url":{"type":"string","pattern":"^https://"},
+		"headers":{"type":"object","additionalProperties":{"type":"string","maxLength":3}},
+		"name":{"type":"string","pattern":"^[a-z]+$"}}}`))
+	require.NoError(t, err)
+	tests := []struct {
+		name, doc, want, hidden string
+	}{
+		{"secret key", `{"secret":"TopSecretValue123"}`, `params.secret: does not match pattern "^whsec_" (the value is a secret, not shown)`, "TopSecretValue123"},
+		{"URL with credentials", `{"url":"ftp://user:hunter2@x/"}`, `params.url: does not match pattern "^https://" (the value is a secret, not shown)`, "hunter2"},
+		{"secret header", `{"headers":{"Authorization":"Bearer abcdef"}}`, `params.headers.Authorization: maxLength: got 13, want 3`, "abcdef"},
+		{"not a secret: quoted as usual", `{"name":"Edge 1"}`, `params.name: 'Edge 1' does not match pattern '^[a-z]+$'`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := hookconfig.ValidateAgainst(sch, "params", []byte(tt.doc))
+			require.Error(t, err)
+			assert.Equal(t, tt.want, err.Error())
+			if tt.hidden != "" {
+				assert.NotContains(t, err.Error(), tt.hidden)
+			}
+		})
+	}
 }

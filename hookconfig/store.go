@@ -187,7 +187,7 @@ func (s *Store) checkParams(h *Hook, job *Job) error {
 // restoreSecrets puts the stored secrets back where h's params have
 // Redacted (see restoreRedacted).
 func (s *Store) restoreSecrets(ctx context.Context, h *Hook) error {
-	if !bytes.Contains(h.Params, []byte(`"`+Redacted+`"`)) {
+	if !bytes.Contains(h.Params, []byte(Redacted)) {
 		return nil
 	}
 	var stored json.RawMessage
