@@ -28,7 +28,7 @@ type JobMessage struct {
 // JobMessages renders the job messages of one change. The change is
 // encoded once; For then only adds what differs per hook.
 type JobMessages struct {
-	id     string
+	id     string // the change key
 	header nats.Header
 	data   []byte
 }
@@ -47,12 +47,13 @@ func NewJobMessages(ce *ChangeEvent, context map[string]any) (*JobMessages, erro
 			return nil, err
 		}
 	}
-	return &JobMessages{id: ce.ID(), header: header, data: data}, nil
+	return &JobMessages{id: ce.Key(), header: header, data: data}, nil
 }
 
 // For returns the message for hook on job, on jobs.<job>, with
-// Jobhooks-Hook, Jobhooks-Job and Nats-Msg-Id = <change id>.<hook>, so a
-// router that routes a change twice stores it once.
+// Jobhooks-Hook, Jobhooks-Job and Nats-Msg-Id = <change key>.<hook> (see
+// ChangeKey), so a router that routes a change twice stores it once and two
+// changes never share one.
 func (j *JobMessages) For(hook, job string) (*nats.Msg, error) {
 	subject, err := JobSubject(job)
 	if err != nil {

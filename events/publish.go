@@ -70,8 +70,8 @@ func NewEvent(ch *Change, opts EventOptions) (*event.Event, error) {
 }
 
 // NewMsg renders a change event as a NATS message on the change's subject,
-// in binary mode, with Nats-Msg-Id = the change id so JetStream drops
-// republished duplicates.
+// in binary mode, with Nats-Msg-Id = the change key (ChangeKey: source +
+// id) so JetStream drops republished duplicates and keeps distinct changes.
 func NewMsg(ch *Change, opts EventOptions) (*nats.Msg, error) {
 	ev, err := NewEvent(ch, opts)
 	if err != nil {
@@ -85,7 +85,7 @@ func NewMsg(ch *Change, opts EventOptions) (*nats.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
-	header[nats.MsgIdHdr] = []string{ev.ID()}
+	header[nats.MsgIdHdr] = []string{ChangeKey(ev.Source(), ev.ID())}
 	return &nats.Msg{Subject: subject, Header: header, Data: data}, nil
 }
 

@@ -49,7 +49,7 @@ func TestPublisherDeduplicatesByChangeID(t *testing.T) {
 	got, err := events.Decode(stored.Subject, stored.Header, stored.Data)
 	require.NoError(t, err)
 	require.NotEmpty(t, got.ID(), "a generated id")
-	require.Equal(t, got.ID(), stored.Header.Get("Nats-Msg-Id"))
+	require.Equal(t, got.Key(), stored.Header.Get("Nats-Msg-Id"))
 	require.Equal(t, "nautobot://prod", got.Event.Source())
 }
 

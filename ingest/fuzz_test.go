@@ -44,7 +44,7 @@ func FuzzCloudEventMsg(f *testing.F) {
 				r.Header.Set(name, v)
 			}
 		}
-		msg, status, err := cloudEventMsg(r, body)
+		msg, _, status, err := cloudEventMsg(r, body)
 		checkMsg(t, msg, status, err)
 	})
 }
@@ -59,7 +59,7 @@ func FuzzWebhookMsg(f *testing.F) {
 			d, source = webhook.NetBox, SourceNetBox
 		}
 		r := httptest.NewRequest(http.MethodPost, PathNetBox+"?content_type="+url.QueryEscape(contentType), bytes.NewReader(body))
-		msg, status, err := webhookMsg(d, source, r, body)
+		msg, _, status, err := webhookMsg(d, source, r, body)
 		checkMsg(t, msg, status, err)
 	})
 }

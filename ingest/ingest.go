@@ -120,33 +120,33 @@ func (h *Handler) serveWebhook(d webhook.Dialect, source string) http.HandlerFun
 		if !ok {
 			return
 		}
-		msg, status, err := webhookMsg(d, source, r, body)
+		msg, id, status, err := webhookMsg(d, source, r, body)
 		if err != nil {
 			h.refuse(w, r, status, err.Error())
 			return
 		}
-		h.publish(w, r, msg)
+		h.publish(w, r, msg, id)
 	}
 }
 
-// webhookMsg makes the change message of a webhook request, or says which
-// 4xx status refuses it and why.
-func webhookMsg(d webhook.Dialect, source string, r *http.Request, body []byte) (*nats.Msg, int, error) {
+// webhookMsg makes the change message of a webhook request and returns it
+// with its change id, or says which 4xx status refuses it and why.
+func webhookMsg(d webhook.Dialect, source string, r *http.Request, body []byte) (*nats.Msg, string, int, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !events.IsJSON(ct) {
-		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("Content-Type %q: send the webhook body as application/json", ct)
+		return nil, "", http.StatusUnsupportedMediaType, fmt.Errorf("Content-Type %q: send the webhook body as application/json", ct)
 	}
 	in, err := webhook.Decode(d, body, webhook.DecodeOptions{ContentType: r.URL.Query().Get("content_type")})
 	if err != nil {
 		if errors.Is(err, webhook.ErrNotObjectChange) {
-			return nil, http.StatusUnprocessableEntity, err
+			return nil, "", http.StatusUnprocessableEntity, err
 		}
-		return nil, http.StatusBadRequest, err
+		return nil, "", http.StatusBadRequest, err
 	}
 	msg, err := events.NewMsg(&in.Change, events.EventOptions{ID: in.ID, Source: source})
 	if err != nil {
-		return nil, http.StatusBadRequest, err
+		return nil, "", http.StatusBadRequest, err
 	}
-	return msg, 0, nil
+	return msg, in.ID, 0, nil
 }
 
 // readSigned reads the body within the limit and checks its signature
@@ -178,8 +178,7 @@ func (h *Handler) readSigned(w http.ResponseWriter, r *http.Request) ([]byte, bo
 }
 
 // publish stores msg and answers 202 once JetStream acknowledged it.
-func (h *Handler) publish(w http.ResponseWriter, r *http.Request, msg *nats.Msg) {
-	id := msg.Header.Get(nats.MsgIdHdr)
+func (h *Handler) publish(w http.ResponseWriter, r *http.Request, msg *nats.Msg, id string) {
 	nc := h.js.Conn()
 	if !nc.IsConnected() {
 		h.unavailable(w, r, id, errors.New("not connected to NATS"))

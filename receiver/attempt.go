@@ -55,12 +55,12 @@ func (j *jobRunner) attempt(d *delivery) {
 	ctx, cancel := j.settleContext()
 	defer cancel()
 
-	change := &Change{Change: jm.Change, ID: jm.ID(), Hook: jm.Hook, Context: jm.Context, Event: jm.Event}
+	change := &Change{Change: jm.Change, ID: jm.ID(), Key: jm.Key(), Hook: jm.Hook, Context: jm.Context, Event: jm.Event}
 	logger := j.logger.With("hook", jm.Hook, "change_id", change.ID, "attempt", n)
 	job := &Job{name: j.name, attempt: n, maxAttempts: maxAttempts, change: change, logger: logger, publisher: j.publisher}
 
 	res := &Result{
-		Hook: jm.Hook, Job: j.name, ChangeID: change.ID, Status: StatusRunning, Attempts: n,
+		Hook: jm.Hook, Job: j.name, ChangeID: change.ID, Source: jm.Event.Source(), Status: StatusRunning, Attempts: n,
 		Created: d.meta.Timestamp.UTC(), Started: time.Now().UTC(),
 	}
 	if prev, err := j.results.Get(ctx, res.Key()); err == nil {

@@ -16,6 +16,9 @@ type Change struct {
 	events.Change
 	// ID is the change id (the CloudEvent id).
 	ID string
+	// Key is the change's identity, source + id, as one safe token
+	// (events.ChangeKey): the result key is <hook>.<key>.
+	Key string
 	// Hook is the job hook that matched the change.
 	Hook string
 	// Context is what the router's context callbacks added (NetBox's

@@ -126,7 +126,7 @@ type Replayed struct {
 // DEADLETTER stream (it comes back, with a new sequence, if it dies again).
 // The new message has the original headers and body, without
 // Jobhooks-Error and Jobhooks-Attempts, and the Nats-Msg-Id
-// <change id>.<hook>.replay-<seq>, so replaying one dead letter twice runs
+// <change key>.<hook>.replay-<seq> (events.ChangeKey), so replaying one dead letter twice runs
 // it once.
 func (d *DeadLetters) Replay(ctx context.Context, seq uint64) (*Replayed, error) {
 	dl, err := d.Get(ctx, seq)
@@ -146,7 +146,7 @@ func (d *DeadLetters) Replay(ctx context.Context, seq uint64) (*Replayed, error)
 		}
 		h[k] = append([]string(nil), v...)
 	}
-	msgID := fmt.Sprintf("%s.%s.replay-%d", dl.ChangeID, dl.Hook, dl.Sequence)
+	msgID := fmt.Sprintf("%s.%s.replay-%d", events.ChangeKey(events.HeaderValue(dl.Header, events.HeaderPrefix+"source"), dl.ChangeID), dl.Hook, dl.Sequence)
 	h.Set(nats.MsgIdHdr, msgID)
 	ack, err := d.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Header: h, Data: dl.Data})
 	if err != nil {

@@ -86,7 +86,7 @@ func ExampleRunner() {
 	// Follow the result record until it is final.
 	kv, _ := js.KeyValue(ctx, jhjs.BucketJobResults)
 	results := receiver.NewResults(kv)
-	key := receiver.ResultKey("greeter", "change-1")
+	key := receiver.ResultKey("greeter", events.ChangeKey("example", "change-1"))
 	w, _ := kv.Watch(ctx, key)
 	for e := range w.Updates() {
 		if e == nil {

@@ -154,7 +154,7 @@ func (e *env) waitResult(hook, changeID string, want ...receiver.Status) *receiv
 	t.Helper()
 	var res *receiver.Result
 	require.Eventually(t, func() bool {
-		r, err := e.results.Get(t.Context(), receiver.ResultKey(hook, changeID))
+		r, err := e.results.Get(t.Context(), receiver.ResultKey(hook, events.ChangeKey("test://nautobot", changeID)))
 		if err != nil {
 			return false
 		}

@@ -172,7 +172,7 @@ func (j *Job) Publish(ctx context.Context, ch *events.Change) error {
 	j.mu.Unlock()
 
 	id := uuid.NewSHA1(changeIDSpace, fmt.Appendf(nil, "%s\x00%s\x00%s\x00%s\x00%d",
-		j.change.ID, j.change.Hook, j.name, key, n)).String()
+		j.change.Key, j.change.Hook, j.name, key, n)).String()
 	if _, err := j.publisher.Publish(ctx, ch, events.EventOptions{
 		ID:          id,
 		HookOrigin:  j.name,

@@ -324,7 +324,7 @@ func (j *jobRunner) dispatch(msg jetstream.Msg) {
 	case d.jm.Change.ObjectID != "":
 		d.key = d.jm.Change.ContentType + "\x00" + d.jm.Change.ObjectID
 	default:
-		d.key = "change\x00" + d.jm.ID()
+		d.key = "change\x00" + d.jm.Key()
 	}
 	if j.queue.push(d) {
 		j.workers.Add(1)

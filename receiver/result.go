@@ -3,12 +3,9 @@ package receiver
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -51,6 +48,7 @@ type Result struct {
 	Hook      string     `json:"hook"`
 	Job       string     `json:"job"`
 	ChangeID  string     `json:"change_id"`
+	Source    string     `json:"source"` // the change's ce-source: its identity is source + id
 	Status    Status     `json:"status"`
 	Attempts  int        `json:"attempts"`
 	Created   time.Time  `json:"created"`   // when the job message was stored
@@ -61,19 +59,12 @@ type Result struct {
 }
 
 // Key returns the result's key in job_results.
-func (r *Result) Key() string { return ResultKey(r.Hook, r.ChangeID) }
-
-var plainID = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+func (r *Result) Key() string { return ResultKey(r.Hook, events.ChangeKey(r.Source, r.ChangeID)) }
 
 // ResultKey returns the job_results key of a hook's job for a change:
-// <hook>.<id>, where id is the change id when it has only [A-Za-z0-9_-],
-// else "sha-" and the first 32 hex digits of its SHA-256.
-func ResultKey(hook, changeID string) string {
-	if plainID.MatchString(changeID) {
-		return hook + "." + changeID
-	}
-	sum := sha256.Sum256([]byte(changeID))
-	return hook + ".sha-" + hex.EncodeToString(sum[:])[:32]
+// <hook>.<change key>, the change key from events.ChangeKey (source + id).
+func ResultKey(hook, changeKey string) string {
+	return hook + "." + changeKey
 }
 
 // Limits that keep a result record well under the server's message size.
@@ -95,12 +86,16 @@ type ResultFilter struct {
 	Hook   string
 	Job    string
 	Status Status
+	// ChangeID selects the results of changes with this id, from any
+	// source.
+	ChangeID string
 }
 
 func (f ResultFilter) match(r *Result) bool {
 	return (f.Hook == "" || r.Hook == f.Hook) &&
 		(f.Job == "" || r.Job == f.Job) &&
-		(f.Status == "" || r.Status == f.Status)
+		(f.Status == "" || r.Status == f.Status) &&
+		(f.ChangeID == "" || r.ChangeID == f.ChangeID)
 }
 
 // Get returns the result stored at key; ErrResultNotFound if there is none.

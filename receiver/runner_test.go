@@ -3,8 +3,6 @@ package receiver_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -308,7 +306,7 @@ func TestDisabledJobWaitsUntilEnabled(t *testing.T) {
 	assert.Equal(t, uint64(1), info.NumPending)
 	assert.Equal(t, uint64(0), info.Delivered.Consumer)
 	assert.Zero(t, info.NumWaiting, "no pull request while disabled")
-	_, err = e.results.Get(t.Context(), receiver.ResultKey("h", "c-1"))
+	_, err = e.results.Get(t.Context(), receiver.ResultKey("h", events.ChangeKey("test://nautobot", "c-1")))
 	assert.ErrorIs(t, err, receiver.ErrResultNotFound)
 
 	// Enabled: it runs, on its first delivery.
@@ -645,16 +643,9 @@ func TestRegistryPanicsOnProgrammingErrors(t *testing.T) {
 
 func TestResultKey(t *testing.T) {
 	t.Parallel()
-	sum := sha256.Sum256([]byte("urn:x/1"))
-	for _, tc := range []struct{ hook, id, want string }{
-		{"h", "4f1c2a9e-0000-4000-8000-000000000001", "h.4f1c2a9e-0000-4000-8000-000000000001"},
-		{"h", "A_b-9", "h.A_b-9"},
-		{"h", "urn:x/1", "h.sha-" + hex.EncodeToString(sum[:])[:32]},
-		{"h", "a.b", receiver.ResultKey("h", "a.b")},
-	} {
-		assert.Equal(t, tc.want, receiver.ResultKey(tc.hook, tc.id), tc.id)
-	}
-	assert.Regexp(t, `^h\.sha-[0-9a-f]{32}$`, receiver.ResultKey("h", "a.b"))
+	assert.Equal(t, "h."+events.ChangeKey("s", "c-1"), receiver.ResultKey("h", events.ChangeKey("s", "c-1")))
+	r := receiver.Result{Hook: "h", Source: "netbox://lab", ChangeID: "c-1"}
+	assert.Equal(t, "h."+events.ChangeKey("netbox://lab", "c-1"), r.Key(), "a record's key is its hook and change key")
 }
 
 // TestReceiverDyingInTheLastAttemptStrandsNothing: a receiver that takes a

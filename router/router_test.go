@@ -206,7 +206,7 @@ func TestJobMessageHeaders(t *testing.T) {
 	require.NoError(t, err)
 	m, err := stream.GetLastMsgForSubject(e.ctx, "jobs.audit")
 	require.NoError(t, err)
-	require.Equal(t, "c1.device-audit", m.Header.Get(nats.MsgIdHdr))
+	require.Equal(t, events.ChangeKey("test://router", "c1")+".device-audit", m.Header.Get(nats.MsgIdHdr), "<change key>.<hook>")
 	require.Equal(t, "device-audit", m.Header.Get(events.HeaderHook))
 	require.Equal(t, "audit", m.Header.Get(events.HeaderJob))
 	for _, h := range []string{"ce-specversion", "ce-id", "ce-source", "ce-type", "ce-subject", "ce-time", "content-type"} {
@@ -586,4 +586,25 @@ func TestRunFailsWhenItsConsumerIsDeleted(t *testing.T) {
 	case <-e.ctx.Done():
 		t.Fatal("the router did not notice its consumer was deleted")
 	}
+}
+
+// CloudEvents identity is source + id: two sources' changes with one id
+// are two job messages, and ids a header cannot tell apart ("a\nb", "a b")
+// are too.
+func TestDistinctChangesNeverShareAJobMessageID(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate)
+	r := e.startRouter(router.Options{})
+	e.publish("same", create("d1"), func(o *events.EventOptions) { o.Source = "netbox://prod" })
+	e.publish("same", create("d2"), func(o *events.EventOptions) { o.Source = "netbox://lab" })
+	e.publish("a\nb", create("d3"))
+	e.publish("a b", create("d4"))
+	e.waitRouted(r, 4)
+	got := e.jobMessages("audit", 4)
+	objects := map[string]bool{}
+	for _, m := range got {
+		objects[m.Change.ObjectID] = true
+	}
+	require.Equal(t, map[string]bool{"d1": true, "d2": true, "d3": true, "d4": true}, objects)
 }

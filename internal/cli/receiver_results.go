@@ -2,12 +2,15 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jobhooks/jobhooks/events"
 	jhjs "github.com/jobhooks/jobhooks/jetstream"
 	"github.com/jobhooks/jobhooks/receiver"
 )
@@ -86,7 +89,7 @@ func (c *receiverCmd) getResult(ctx context.Context, js jetstream.JetStream, key
 	if kv == nil {
 		return fmt.Errorf("%w: %q", receiver.ErrResultNotFound, key)
 	}
-	r, err := receiver.NewResults(kv).Get(ctx, key)
+	r, err := findResult(ctx, receiver.NewResults(kv), key)
 	if err != nil {
 		return err
 	}
@@ -125,4 +128,29 @@ func (c *receiverCmd) getResult(ctx context.Context, js jetstream.JetStream, key
 		rows = append(rows, []string{l.Time.Local().Format("15:04:05.000"), string(l.Level), obj, c.cell(l.Message, 200)})
 	}
 	return Table(c.stdout, []string{"TIME", "LEVEL", "OBJECT", "MESSAGE"}, rows)
+}
+
+// findResult reads the result at key, or, when there is none and key is
+// <hook>.<change id> as an operator knows it, the one result of that hook
+// for a change with that id.
+func findResult(ctx context.Context, results *receiver.Results, key string) (*receiver.Result, error) {
+	r, err := results.Get(ctx, key)
+	hook, changeID, ok := strings.Cut(key, ".")
+	if !errors.Is(err, receiver.ErrResultNotFound) || !ok || events.ValidateHookName(hook) != nil {
+		return r, err
+	}
+	found, listErr := results.List(ctx, receiver.ResultFilter{Hook: hook, ChangeID: changeID})
+	switch {
+	case len(found) == 1:
+		return found[0], nil
+	case len(found) > 1:
+		keys := make([]string, len(found))
+		for i, f := range found {
+			keys[i] = f.Key()
+		}
+		return nil, fmt.Errorf("changes from %d sources have the id %q: give one of the keys: %s", len(found), changeID, strings.Join(keys, ", "))
+	case listErr != nil:
+		return nil, errors.Join(err, listErr)
+	}
+	return nil, err
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/jobhooks/jobhooks/internal/cli"
 	jhjs "github.com/jobhooks/jobhooks/jetstream"
 	"github.com/jobhooks/jobhooks/jetstream/jstest"
+	"github.com/jobhooks/jobhooks/receiver"
 )
 
 const waitFor = 20 * time.Second
@@ -51,9 +52,14 @@ func startReceiver(t *testing.T, s *jstest.Server, args ...string) {
 
 func publishJob(t *testing.T, s *jstest.Server, subject, hook, job, id string) {
 	t.Helper()
+	publishJobFrom(t, s, subject, hook, job, "test", id)
+}
+
+func publishJobFrom(t *testing.T, s *jstest.Server, subject, hook, job, source, id string) {
+	t.Helper()
 	ch := &events.Change{Action: events.ActionCreate, ContentType: "dcim.device", ObjectID: "1", ObjectRepr: "edge-01",
 		PostChange: map[string]any{"name": "edge-01"}}
-	ev, err := events.NewEvent(ch, events.EventOptions{ID: id, Source: "test"})
+	ev, err := events.NewEvent(ch, events.EventOptions{ID: id, Source: source})
 	require.NoError(t, err)
 	msg, err := events.NewJobMsg(&events.ChangeEvent{Event: *ev, Change: *ch}, hook, job, nil)
 	require.NoError(t, err)
@@ -146,8 +152,8 @@ func TestReceiverResultsCommands(t *testing.T) {
 	out, _, code := receiverCLI(t, s, "results", "list")
 	require.Equal(t, cli.ExitOK, code)
 	assert.Regexp(t, `(?m)^KEY\s+STATUS\s+ATTEMPTS\s+JOB\s+CREATED\s+ERROR$`, out)
-	assert.Regexp(t, `(?m)^audit\.c-1\s+completed\s+1\s+log\s+`, out)
-	assert.Regexp(t, `(?m)^other\.c-2\s+completed\s+1\s+log\s+`, out)
+	assert.Regexp(t, `(?m)^audit\.c-1_[0-9a-f]{16}\s+completed\s+1\s+log\s+`, out, "the key is <hook>.<change key>")
+	assert.Regexp(t, `(?m)^other\.c-2_[0-9a-f]{16}\s+completed\s+1\s+log\s+`, out)
 
 	out, _, code = receiverCLI(t, s, "results", "list", "--hook", "audit", "--json")
 	require.Equal(t, cli.ExitOK, code)
@@ -302,4 +308,26 @@ func TestReceiverRunFlags(t *testing.T) {
 	code := cli.Receiver(t.Context(), []string{"jobs", "list", "--nats-url", "nats://127.0.0.1:1"}, &out, &errb)
 	assert.Equal(t, cli.ExitError, code)
 	assert.Contains(t, errb.String(), "connect to NATS at nats://127.0.0.1:1")
+}
+
+// `results get <hook>.<change id>` finds the result by the id an operator
+// knows; when two sources sent that id, it names both keys.
+func TestReceiverResultsGetByChangeID(t *testing.T) {
+	t.Parallel()
+	s := jstest.Start(t)
+	startReceiver(t, s, "--enable")
+	publishJobFrom(t, s, "jobs.log", "audit", "log", "netbox://prod", "c-7")
+	waitStatus(t, s, "audit.c-7", "completed")
+
+	publishJobFrom(t, s, "jobs.log", "audit", "log", "netbox://lab", "c-7")
+	lab := receiver.ResultKey("audit", events.ChangeKey("netbox://lab", "c-7"))
+	waitStatus(t, s, lab, "completed")
+	_, errOut, code := receiverCLI(t, s, "results", "get", "audit.c-7")
+	assert.Equal(t, cli.ExitError, code)
+	assert.Contains(t, errOut, `changes from 2 sources have the id "c-7": give one of the keys: `)
+	assert.Contains(t, errOut, lab)
+	assert.Contains(t, errOut, receiver.ResultKey("audit", events.ChangeKey("netbox://prod", "c-7")))
+
+	_, _, code = receiverCLI(t, s, "results", "get", "audit.c-8")
+	assert.Equal(t, cli.ExitNotFound, code)
 }

@@ -89,10 +89,17 @@ func (p *pipeline) publish(id string, ch *events.Change) {
 // result waits until the result of hook for change id has a final status.
 func (p *pipeline) result(hook, id string) *receiver.Result {
 	p.t.Helper()
+	return p.resultFrom(hook, "test://e2e", id)
+}
+
+// resultFrom waits until the result of hook for change id from source has
+// a final status.
+func (p *pipeline) resultFrom(hook, source, id string) *receiver.Result {
+	p.t.Helper()
 	var r *receiver.Result
 	require.Eventually(p.t, func() bool {
 		var err error
-		r, err = p.results.Get(p.ctx, receiver.ResultKey(hook, id))
+		r, err = p.results.Get(p.ctx, receiver.ResultKey(hook, events.ChangeKey(source, id)))
 		return err == nil && r.Status.Final()
 	}, time.Minute, 5*time.Millisecond, "result of %s for %s", hook, id)
 	return r
@@ -217,7 +224,7 @@ func TestFailingJobIsRetriedDeadLetteredAndReplayed(t *testing.T) {
 	code := cli.Receiver(p.ctx, []string{"deadletter", "replay", fmt.Sprint(letters[0].Sequence), "--nats-url", p.srv.URL}, &out, &errOut)
 	require.Equal(t, cli.ExitOK, code, errOut.String())
 	require.Eventually(t, func() bool {
-		r, err := p.results.Get(p.ctx, receiver.ResultKey("flaky-hook", "u1"))
+		r, err := p.results.Get(p.ctx, receiver.ResultKey("flaky-hook", events.ChangeKey("test://e2e", "u1")))
 		return err == nil && r.Status == receiver.StatusCompleted
 	}, time.Minute, 5*time.Millisecond, "the replayed job runs again and completes")
 }

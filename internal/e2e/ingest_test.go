@@ -83,7 +83,11 @@ func TestWebhookIngestRunsHooks(t *testing.T) {
 			require.NoError(t, err)
 			a := postBody(t, srv.URL+tt.path, body)
 			assert.Equal(t, tt.subject, a.Subject)
-			r := p.result(tt.hook, a.ID)
+			source := ingest.SourceNetBox
+			if tt.path == ingest.PathNautobot {
+				source = ingest.SourceNautobot
+			}
+			r := p.resultFrom(tt.hook, source, a.ID)
 			assert.Equal(t, receiver.StatusCompleted, r.Status)
 			got := runs.of(a.ID)
 			require.Len(t, got, 1)
@@ -133,7 +137,7 @@ func TestNetBoxInWebhookOut(t *testing.T) {
 	in, err := os.ReadFile("../../webhook/testdata/netbox-4.6-site-created.json")
 	require.NoError(t, err)
 	a := postBody(t, srv.URL+ingest.PathNetBox, in)
-	require.Equal(t, receiver.StatusCompleted, p.result("forward-sites", a.ID).Status)
+	require.Equal(t, receiver.StatusCompleted, p.resultFrom("forward-sites", ingest.SourceNetBox, a.ID).Status)
 	out := <-delivered
 
 	var sent, got webhook.Payload

@@ -63,7 +63,7 @@ func (e *env) run(hook, job, id string, ch *events.Change, params map[string]any
 	require.NoError(t, err)
 	var res *receiver.Result
 	require.Eventually(t, func() bool {
-		res, err = e.results.Get(t.Context(), receiver.ResultKey(hook, id))
+		res, err = e.results.Get(t.Context(), receiver.ResultKey(hook, events.ChangeKey("test://nautobot", id)))
 		return err == nil && res.Status.Final()
 	}, waitFor, 5*time.Millisecond)
 	return res

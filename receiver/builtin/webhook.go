@@ -229,7 +229,7 @@ func (w Webhook) ReceiveJobHook(ctx context.Context, job *receiver.Job, ch *rece
 	if cfg.stdKey != nil {
 		// The result key is stable across retries and replays, so the
 		// endpoint can de-duplicate by webhook-id.
-		id := receiver.ResultKey(ch.Hook, ch.ID)
+		id := receiver.ResultKey(ch.Hook, ch.Key)
 		ts := time.Now().Unix()
 		req.Header.Set(webhook.HeaderWebhookID, id)
 		req.Header.Set(webhook.HeaderWebhookTimestamp, fmt.Sprint(ts))

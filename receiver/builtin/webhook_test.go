@@ -216,7 +216,7 @@ func TestWebhookSignsBothWays(t *testing.T) {
 		assert.Equal(t, hex.EncodeToString(mac.Sum(nil)), h.header.Get("X-Hook-Signature"))
 
 		id, ts := h.header.Get("webhook-id"), h.header.Get("webhook-timestamp")
-		assert.Equal(t, receiver.ResultKey("wh-signed", "c-1"), id)
+		assert.Equal(t, receiver.ResultKey("wh-signed", events.ChangeKey("test://nautobot", "c-1")), id)
 		sec, err := strconv.ParseInt(ts, 10, 64)
 		require.NoError(t, err)
 		assert.InDelta(t, time.Now().Unix(), sec, 60)
@@ -282,7 +282,7 @@ func TestWebhookNeverStoresSecrets(t *testing.T) {
 	assert.Equal(t, "Bearer header-s3cret", hits[0].header.Get("Authorization"), "the endpoint gets the credentials")
 	assert.Equal(t, "token=query-s3cret", hits[0].query)
 
-	entry, err := e.KV(t, jhjs.BucketJobResults).Get(t.Context(), receiver.ResultKey("wh", "c-1"))
+	entry, err := e.KV(t, jhjs.BucketJobResults).Get(t.Context(), receiver.ResultKey("wh", events.ChangeKey("test://nautobot", "c-1")))
 	require.NoError(t, err)
 	stored := string(entry.Value())
 	for _, secret := range []string{"pa55word", "query-s3cret", "hmac-s3cret", whsec, "header-s3cret", "key-s3cret",
