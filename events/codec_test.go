@@ -52,7 +52,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 
 	require.Equal(t, updateSubject, msg.Subject)
-	require.Equal(t, "chg 1/ü", msg.Header.Get(nats.MsgIdHdr), "Nats-Msg-Id is the raw change id")
+	require.Equal(t, events.ChangeKey("nautobot://prod/site", "chg 1/ü"), msg.Header.Get(nats.MsgIdHdr), "Nats-Msg-Id is the change key: source + id, safe in a header")
 	require.Equal(t, []string{"chg%201/%C3%BC"}, msg.Header["ce-id"], "values are percent-encoded, names lower-case")
 	require.Equal(t, []string{"nautobot://prod/site"}, msg.Header["ce-source"])
 	require.Equal(t, []string{"1.0"}, msg.Header["ce-specversion"])
