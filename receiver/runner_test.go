@@ -194,7 +194,7 @@ func TestErrorRetriedThenDeadLetteredThenReplayed(t *testing.T) {
 	rep, err := dead.Replay(t.Context(), dl.Sequence)
 	require.NoError(t, err)
 	assert.Equal(t, "jobs.flaky", rep.Subject)
-	assert.Equal(t, fmt.Sprintf("c-1.h.replay-%d", dl.Sequence), rep.MsgID)
+	assert.Equal(t, fmt.Sprintf("%s.h.replay-%d", events.ChangeKey("test://nautobot", "c-1"), dl.Sequence), rep.MsgID)
 	assert.Equal(t, 1, <-attempts)
 	res = e.waitResult("h", "c-1", receiver.StatusCompleted)
 	assert.Equal(t, 1, res.Attempts)
