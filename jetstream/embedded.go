@@ -2,11 +2,15 @@ package jetstream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -25,7 +29,9 @@ type EmbeddedOptions struct {
 	// Listen is the host:port clients connect to. Port 0 picks a free port
 	// (tests); an empty Listen accepts in-process connections only.
 	Listen string
-	// StoreDir is where JetStream keeps its files. Required.
+	// StoreDir is where JetStream keeps its files. Required. The server
+	// holds a lock on it (LockFileName) while it runs: a second embedded
+	// server on the same directory fails with ErrStoreDirInUse.
 	StoreDir string
 	// ServerName names the server in logs and monitoring; default "jobhooks".
 	ServerName string
@@ -39,9 +45,19 @@ type EmbeddedOptions struct {
 // ErrEmbeddedStart is returned when the embedded server cannot start.
 var ErrEmbeddedStart = errors.New("embedded NATS server did not start")
 
+// ErrStoreDirInUse is returned, wrapped in ErrEmbeddedStart, when another
+// embedded server, in this process or another, runs on the store directory.
+var ErrStoreDirInUse = errors.New("store directory in use")
+
+// LockFileName is the file in the store directory that an embedded server
+// holds an exclusive lock (flock) on while it runs. It says which process
+// holds it, as JSON: {"pid":1234,"url":"nats://127.0.0.1:4222","ready":true}.
+const LockFileName = "jobhooks.lock"
+
 // EmbeddedServer is a running in-process JetStream server.
 type EmbeddedServer struct {
-	srv *server.Server
+	srv  *server.Server
+	lock *storeLock
 }
 
 // StartEmbedded starts a JetStream server in this process and waits until
@@ -72,10 +88,23 @@ func StartEmbedded(opts EmbeddedOptions) (*EmbeddedServer, error) {
 		}
 		if port == 0 {
 			port = server.RANDOM_PORT
-		} else if err := checkFree(opts.Listen); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrEmbeddedStart, err)
 		}
 		sopts.Host, sopts.Port = host, port
+	}
+	lock, err := lockStoreDir(opts.StoreDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrEmbeddedStart, err)
+	}
+	started := false
+	defer func() {
+		if !started {
+			lock.release()
+		}
+	}()
+	if !sopts.DontListen && sopts.Port != server.RANDOM_PORT {
+		if err := checkFree(opts.Listen); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrEmbeddedStart, err)
+		}
 	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {
@@ -94,7 +123,10 @@ func StartEmbedded(opts EmbeddedOptions) (*EmbeddedServer, error) {
 		srv.WaitForShutdown()
 		return nil, fmt.Errorf("%w: not ready after %s (is %s already in use?)", ErrEmbeddedStart, timeout, opts.Listen)
 	}
-	return &EmbeddedServer{srv: srv}, nil
+	e := &EmbeddedServer{srv: srv, lock: lock}
+	lock.record(e.ClientURL())
+	started = true
+	return e, nil
 }
 
 // Server returns the underlying nats-server.
@@ -124,6 +156,7 @@ func (e *EmbeddedServer) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		e.srv.WaitForShutdown()
+		e.lock.release() // only once the server no longer writes the store
 		close(done)
 	}()
 	select {
@@ -132,6 +165,95 @@ func (e *EmbeddedServer) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// storeLock is an embedded server's lock on its store directory.
+type storeLock struct {
+	f    *os.File
+	once sync.Once
+}
+
+// lockHolder is what the lock file says about the server holding it.
+type lockHolder struct {
+	PID   int    `json:"pid"`
+	URL   string `json:"url,omitempty"`
+	Ready bool   `json:"ready"` // false while the server starts
+}
+
+// lockStoreDir creates dir if need be and locks it, or fails with
+// ErrStoreDirInUse and what the lock file says about its holder.
+func lockStoreDir(dir string) (*storeLock, error) {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	path := filepath.Join(dir, LockFileName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock data directory: %w", err)
+	}
+	locked, err := tryLock(f)
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("lock data directory: %s: %w", path, err)
+	}
+	if !locked {
+		_ = f.Close()
+		return nil, &storeDirInUseError{dir: dir, holder: describeHolder(path)}
+	}
+	l := &storeLock{f: f}
+	l.write(lockHolder{PID: os.Getpid()})
+	return l, nil
+}
+
+// storeDirInUseError is ErrStoreDirInUse, saying which directory and who
+// holds it.
+type storeDirInUseError struct{ dir, holder string }
+
+func (e *storeDirInUseError) Error() string {
+	return fmt.Sprintf("data directory %s is in use by %s", e.dir, e.holder)
+}
+
+func (e *storeDirInUseError) Is(target error) bool { return target == ErrStoreDirInUse }
+
+// describeHolder names the server that holds the lock file at path.
+func describeHolder(path string) string {
+	var h lockHolder
+	if b, err := os.ReadFile(path); err != nil || json.Unmarshal(b, &h) != nil || h.PID == 0 {
+		return "another embedded server (see " + path + ")"
+	}
+	switch {
+	case !h.Ready:
+		return fmt.Sprintf("the embedded server of PID %d (starting)", h.PID)
+	case h.URL != "":
+		return fmt.Sprintf("the embedded server of PID %d (%s)", h.PID, h.URL)
+	default:
+		return fmt.Sprintf("the embedded server of PID %d (in-process only)", h.PID)
+	}
+}
+
+// record marks the server ready in the lock file, with its client URL.
+func (l *storeLock) record(url string) { l.write(lockHolder{PID: os.Getpid(), URL: url, Ready: true}) }
+
+// write replaces the lock file's content. It is informational only (the
+// flock is the lock), so a failure is not an error.
+func (l *storeLock) write(h lockHolder) {
+	b, _ := json.Marshal(h)
+	if err := l.f.Truncate(0); err == nil {
+		_, _ = l.f.WriteAt(append(b, '\n'), 0)
+	}
+}
+
+// release empties and closes the lock file, which releases the lock. The
+// file stays: removing it would let a newcomer lock a new file while
+// another waits on the old one.
+func (l *storeLock) release() {
+	l.once.Do(func() {
+		_ = l.f.Truncate(0)
+		_ = l.f.Close()
+	})
 }
 
 // checkFree fails fast, with the operating system's reason, when addr cannot

@@ -1,7 +1,13 @@
 package jetstream_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,4 +94,65 @@ func TestEmbeddedServerPortInUse(t *testing.T) {
 	_, err = jhjs.StartEmbedded(jhjs.EmbeddedOptions{Listen: addr, StoreDir: t.TempDir()})
 	require.ErrorIs(t, err, jhjs.ErrEmbeddedStart)
 	require.ErrorContains(t, err, "address already in use")
+}
+
+// TestEmbeddedServerLocksItsStoreDir: a second embedded server on the same
+// store directory is refused, with the first's PID and URL, until the first
+// shuts down.
+func TestEmbeddedServerLocksItsStoreDir(t *testing.T) {
+	dir := t.TempDir()
+	first, err := jhjs.StartEmbedded(jhjs.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: dir})
+	require.NoError(t, err)
+
+	for _, listen := range []string{"127.0.0.1:0", ""} {
+		_, err = jhjs.StartEmbedded(jhjs.EmbeddedOptions{Listen: listen, StoreDir: dir})
+		require.ErrorIs(t, err, jhjs.ErrEmbeddedStart)
+		require.ErrorIs(t, err, jhjs.ErrStoreDirInUse)
+		require.ErrorContains(t, err, fmt.Sprintf("data directory %s is in use by the embedded server of PID %d (%s)", dir, os.Getpid(), first.ClientURL()))
+	}
+	_, err = jhjs.StartEmbedded(jhjs.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: filepath.Join(dir, ".")})
+	require.ErrorIs(t, err, jhjs.ErrStoreDirInUse, "the same directory by another name")
+
+	require.NoError(t, first.Shutdown(context.Background()))
+	second, err := jhjs.StartEmbedded(jhjs.EmbeddedOptions{StoreDir: dir})
+	require.NoError(t, err, "the lock is released on shutdown")
+	t.Cleanup(func() { require.NoError(t, second.Shutdown(context.Background())) })
+	_, err = jhjs.StartEmbedded(jhjs.EmbeddedOptions{StoreDir: dir})
+	require.ErrorContains(t, err, fmt.Sprintf("in use by the embedded server of PID %d (in-process only)", os.Getpid()))
+}
+
+// TestEmbeddedServerLockDiesWithItsProcess: a server killed with SIGKILL
+// leaves no stale lock, as the kernel releases it with the process.
+func TestEmbeddedServerLockDiesWithItsProcess(t *testing.T) {
+	if dir := os.Getenv("JOBHOOKS_TEST_HOLD_STORE_DIR"); dir != "" {
+		srv, err := jhjs.StartEmbedded(jhjs.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: dir})
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Println("ready", srv.ClientURL())
+		select {} // until killed
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestEmbeddedServerLockDiesWithItsProcess$")
+	cmd.Env = append(os.Environ(), "JOBHOOKS_TEST_HOLD_STORE_DIR="+dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err)
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "ready ")
+	require.True(t, ok, "child said %q", line)
+
+	_, err = jhjs.StartEmbedded(jhjs.EmbeddedOptions{StoreDir: dir})
+	require.ErrorIs(t, err, jhjs.ErrStoreDirInUse)
+	require.ErrorContains(t, err, fmt.Sprintf("in use by the embedded server of PID %d (%s)", cmd.Process.Pid, url))
+
+	require.NoError(t, cmd.Process.Kill())
+	require.Error(t, cmd.Wait(), "killed")
+	srv, err := jhjs.StartEmbedded(jhjs.EmbeddedOptions{StoreDir: dir})
+	require.NoError(t, err, "a killed server's lock is gone with it")
+	require.NoError(t, srv.Shutdown(context.Background()))
 }

@@ -152,6 +152,9 @@ func startEmbedded(log *slog.Logger, listen, dataDir string) (*jhjs.EmbeddedServ
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	srv, err := jhjs.StartEmbedded(jhjs.EmbeddedOptions{Listen: listen, StoreDir: abs, Logger: log})
+	if errors.Is(err, jhjs.ErrStoreDirInUse) {
+		return nil, fmt.Errorf("%w (stop it, give --data-dir another directory, or --nats-url to use the running server)", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (give --listen another address, or --nats-url to use a running server)", err)
 	}
