@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -165,10 +166,30 @@ func decodeData(ev *event.Event, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return fmt.Errorf("%w: the event has no data; a change needs a JSON object with action, content_type and postchange/prechange", ErrInvalidChange)
 	}
+	if err := checkUTF8(data); err != nil {
+		return fmt.Errorf("%w: data %w", ErrInvalidChange, err)
+	}
 	if err := json.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("%w: data is not a change JSON object: %w", ErrInvalidChange, err)
 	}
 	return nil
+}
+
+// checkUTF8 fails when b is not UTF-8, as JSON must be (RFC 8259 §8.1),
+// with the offset of the first byte that is not: encoding/json would
+// otherwise replace such bytes with U+FFFD and accept them.
+func checkUTF8(b []byte) error {
+	if utf8.Valid(b) {
+		return nil
+	}
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return fmt.Errorf("is not valid UTF-8 at byte %d", i)
+		}
+		i += size
+	}
+	return errors.New("is not valid UTF-8") // not reached: utf8.Valid found a bad byte
 }
 
 // checkType checks the event type of a (valid) change with action.
@@ -220,14 +241,12 @@ func newNATSMessage(header nats.Header, data []byte) (*natsMessage, error) {
 		if mediaType != StructuredContentType {
 			return nil, fmt.Errorf("content type %q is not supported: send one event per message, binary or %s", mediaType, StructuredContentType)
 		}
-		m.encoding = binding.EncodingStructured
-		return m, nil
+		return m.structured()
 	}
 	specVersion, ok := m.headers[specs.PrefixedSpecVersionName()]
 	if !ok {
 		if m.headers[HeaderContentType] == "" && looksStructured(data) {
-			m.encoding = binding.EncodingStructured
-			return m, nil
+			return m.structured()
 		}
 		return nil, fmt.Errorf("not a CloudEvent: no ce-specversion header and no %s content type", StructuredContentType)
 	}
@@ -235,6 +254,16 @@ func newNATSMessage(header nats.Header, data []byte) (*natsMessage, error) {
 		return nil, fmt.Errorf("ce-specversion %q: want 1.0", specVersion)
 	}
 	m.encoding = binding.EncodingBinary
+	return m, nil
+}
+
+// structured makes m a structured-mode message, whose body is a JSON event
+// and so must be UTF-8: the SDK's JSON reader would accept invalid bytes.
+func (m *natsMessage) structured() (*natsMessage, error) {
+	if err := checkUTF8(m.data); err != nil {
+		return nil, fmt.Errorf("the structured event %w", err)
+	}
+	m.encoding = binding.EncodingStructured
 	return m, nil
 }
 

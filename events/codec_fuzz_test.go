@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 
@@ -34,6 +35,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add("changes.dcim.device.create", binary, []byte(`{"action":"create","content_type":"dcim.device","postchange":{}}`))
 	f.Add("changes.dcim.device.delete", binary, []byte(`{"action":"delete","content_type":"dcim.device","prechange":{"a":[1,{"b":null}]},"postchange":null}`))
 	f.Add(updateSubject, binary+"\nce-source: dup", []byte(`null`))
+	f.Add(updateSubject, binary, []byte(strings.Replace(updateData, `"B2"`, "\"B\xff2\"", 1)))
+	f.Add(updateSubject, "", []byte(`{"specversion":"1.0","id":"1","source":"s\xc0","type":"jobhooks.change.update","data":`+updateData+`}`))
+	f.Add(updateSubject, "", []byte(`{"specversion":"1.0","id":"1","source":"s","type":"jobhooks.change.update","data_base64":"/w=="}`))
 	f.Add("changes", "ce-specversion: 0.3", []byte(`[]`))
 	f.Fuzz(func(t *testing.T, subject, headerLines string, data []byte) {
 		got, err := events.Decode(subject, parseHeaderLines(headerLines), data)
@@ -46,6 +50,9 @@ func FuzzDecode(f *testing.F) {
 		// Whatever decodes is valid, and survives re-encoding unchanged.
 		if err := got.Change.ValidateFor(subject); err != nil {
 			t.Fatalf("decoded an invalid change: %v", err)
+		}
+		if !utf8.Valid(got.Event.Data()) {
+			t.Fatalf("decoded data that is not UTF-8: %q", got.Event.Data())
 		}
 		header, body, err := events.EncodeBinary(&got.Event)
 		if err != nil {
@@ -69,6 +76,7 @@ func FuzzDecodeJobMessage(f *testing.F) {
 	f.Add("jobs.serial-validator", binary+"\njobhooks-job: other", []byte(updateData))
 	f.Add("jobs.x", "ce-specversion: 1.0", []byte(`{"context":[]}`))
 	f.Add("jobs", "", []byte(`null`))
+	f.Add("jobs.serial-validator", binary, []byte(strings.Replace(updateData, `"B2"`, "\"B2\xed\xa0\x80\"", 1)))
 	f.Fuzz(func(t *testing.T, subject, headerLines string, data []byte) {
 		got, err := events.DecodeJobMessage(subject, parseHeaderLines(headerLines), data)
 		if err != nil {
@@ -79,6 +87,9 @@ func FuzzDecodeJobMessage(f *testing.F) {
 		}
 		if err := got.Change.Validate(); err != nil {
 			t.Fatalf("decoded an invalid change: %v", err)
+		}
+		if !utf8.Valid(got.Event.Data()) {
+			t.Fatalf("decoded data that is not UTF-8: %q", got.Event.Data())
 		}
 		if got.Hook == "" || got.Job == "" {
 			t.Fatalf("decoded a job message without hook or job: %+v", got)

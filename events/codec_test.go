@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -224,4 +225,61 @@ func TestDecodeInvalid(t *testing.T) {
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+// TestDecodeRefusesInvalidUTF8 pins that change data, which is JSON and so
+// UTF-8, is refused when it is not, with the offset of the first bad byte,
+// however the change arrives.
+func TestDecodeRefusesInvalidUTF8(t *testing.T) {
+	serialAt := strings.Index(updateData, `"B2"`) + 1 // the B of "B2"
+	for _, tc := range []struct {
+		name   string
+		bad    string // replaces the B of "B2"
+		offset int    // of the first bad byte, from serialAt
+	}{
+		{"a lone continuation byte", "\x80", 0},
+		{"a byte never in UTF-8", "B\xff", 1},
+		{"a truncated sequence", "\xe2\x82B", 0},
+		{"an overlong encoding", "\xc0\xafB", 0},
+		{"an encoded surrogate", "\xed\xa0\x80", 0},
+		{"after valid multi-byte text", "Bé€😀\xfe", 1 + len("é€😀")},
+	} {
+		data := []byte(updateData[:serialAt] + tc.bad + updateData[serialAt+1:])
+		want := fmt.Sprintf("data is not valid UTF-8 at byte %d", serialAt+tc.offset)
+		t.Run(tc.name+"/binary", func(t *testing.T) {
+			_, err := events.Decode(updateSubject, plainHeaders(), data)
+			require.ErrorIs(t, err, events.ErrInvalidChange)
+			require.EqualError(t, err, "invalid change: "+want)
+		})
+		t.Run(tc.name+"/event", func(t *testing.T) {
+			ev := event.New()
+			ev.SetID("chg-1")
+			ev.SetSource("nautobot://prod")
+			ev.SetType("jobhooks.change.update")
+			require.NoError(t, ev.SetData(event.ApplicationJSON, data))
+			_, err := events.ChangeOfEvent(&ev)
+			require.ErrorIs(t, err, events.ErrInvalidChange)
+			require.ErrorContains(t, err, want)
+		})
+		t.Run(tc.name+"/job message", func(t *testing.T) {
+			header := plainHeaders()
+			header.Set(events.HeaderHook, "serial-check")
+			_, err := events.DecodeJobMessage("jobs.serial-validator", header, data)
+			require.ErrorIs(t, err, events.ErrInvalidChange)
+			require.ErrorContains(t, err, want)
+		})
+		t.Run(tc.name+"/structured", func(t *testing.T) {
+			prefix := `{"specversion":"1.0","id":"chg-1","source":"nautobot://prod","type":"jobhooks.change.update","data":`
+			body := []byte(prefix + string(data) + `}`)
+			_, err := events.Decode(updateSubject, nats.Header{"content-type": {events.StructuredContentType}}, body)
+			require.ErrorIs(t, err, events.ErrInvalidChange)
+			require.ErrorContains(t, err, fmt.Sprintf("is not valid UTF-8 at byte %d", len(prefix)+serialAt+tc.offset))
+		})
+	}
+	t.Run("valid UTF-8, U+FFFD included, is accepted", func(t *testing.T) {
+		data := []byte(updateData[:serialAt] + "B\uFFFDé" + updateData[serialAt+1:])
+		got, err := events.Decode(updateSubject, plainHeaders(), data)
+		require.NoError(t, err)
+		require.Equal(t, "B\uFFFDé2", got.Change.PostChange["serial"])
+	})
 }
