@@ -707,11 +707,11 @@ func TestResultRecordWireShape(t *testing.T) {
 
 	kv, err := e.JS.KeyValue(t.Context(), jhjs.BucketJobResults)
 	require.NoError(t, err)
-	entry, err := kv.Get(t.Context(), "check.c-1")
+	entry, err := kv.Get(t.Context(), "check."+events.ChangeKey("test://nautobot", "c-1"))
 	require.NoError(t, err)
 	var record map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(entry.Value(), &record))
-	assert.ElementsMatch(t, []string{"hook", "job", "change_id", "status", "attempts", "created", "started", "completed", "logs", "error"},
+	assert.ElementsMatch(t, []string{"hook", "job", "change_id", "source", "status", "attempts", "created", "started", "completed", "logs", "error"},
 		slices.Collect(maps.Keys(record)))
 	var logs []map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(record["logs"], &logs))
