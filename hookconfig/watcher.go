@@ -10,12 +10,9 @@ import (
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go/jetstream"
-)
 
-// maxBatch bounds how many queued updates the watcher applies before it
-// publishes a new Index, so a steady stream of writes cannot hold back the
-// ones already applied.
-const maxBatch = 1024
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
+)
 
 // WatchOptions configures Watch.
 type WatchOptions struct {
@@ -34,14 +31,12 @@ type WatchOptions struct {
 // One goroutine owns the mutable hook set and publishes each new Index
 // through an atomic pointer; readers never lock.
 type Watcher struct {
-	log *slog.Logger
-	kw  jetstream.KeyWatcher
+	log    *slog.Logger
+	follow *jhjs.Follower
 
 	index    atomic.Pointer[Index]
 	revision atomic.Uint64
-	ready    chan struct{}
-	done     chan struct{}
-	err      error // set before done is closed
+	hooks    map[string]*Hook // owned by the follower's goroutine
 
 	mu      sync.Mutex
 	invalid map[string]error // key → why its current value is ignored
@@ -51,15 +46,9 @@ type Watcher struct {
 // Watch starts watching kv, the job_hooks bucket, until ctx ends or the
 // watch fails (see Done and Err). Use Ready or WaitReady before routing.
 func Watch(ctx context.Context, kv jetstream.KeyValue, opts WatchOptions) (*Watcher, error) {
-	kw, err := kv.WatchAll(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("watch bucket %q: %w", kv.Bucket(), err)
-	}
 	w := &Watcher{
 		log:     opts.Logger,
-		kw:      kw,
-		ready:   make(chan struct{}),
-		done:    make(chan struct{}),
+		hooks:   make(map[string]*Hook),
 		invalid: map[string]error{},
 		changed: make(chan struct{}),
 	}
@@ -68,7 +57,11 @@ func Watch(ctx context.Context, kv jetstream.KeyValue, opts WatchOptions) (*Watc
 	}
 	w.log = w.log.With("bucket", kv.Bucket())
 	w.index.Store(NewIndex(nil))
-	go w.run(ctx)
+	f, err := jhjs.Follow(ctx, kv, jetstream.AllKeys, w.applyBatch)
+	if err != nil {
+		return nil, err
+	}
+	w.follow = f
 	return w, nil
 }
 
@@ -81,21 +74,14 @@ func (w *Watcher) Index() *Index { return w.index.Load() }
 func (w *Watcher) Revision() uint64 { return w.revision.Load() }
 
 // Ready is closed once the whole bucket is loaded into Index.
-func (w *Watcher) Ready() <-chan struct{} { return w.ready }
+func (w *Watcher) Ready() <-chan struct{} { return w.follow.Ready() }
 
 // Done is closed when the watcher has stopped; Err says why.
-func (w *Watcher) Done() <-chan struct{} { return w.done }
+func (w *Watcher) Done() <-chan struct{} { return w.follow.Done() }
 
 // Err returns why the watcher stopped: the context's cause, or
 // ErrWatchClosed if the updates ended first. Nil while it runs.
-func (w *Watcher) Err() error {
-	select {
-	case <-w.done:
-		return w.err
-	default:
-		return nil
-	}
-}
+func (w *Watcher) Err() error { return w.follow.Err() }
 
 // Changed returns a channel closed when the next Index is published (the
 // first one when the watcher becomes ready). Take it before reading Index
@@ -116,19 +102,10 @@ func (w *Watcher) Invalid() map[string]error {
 // WaitReady waits until the watcher is ready, ctx ends, or the watcher
 // stops before it got ready.
 func (w *Watcher) WaitReady(ctx context.Context) error {
-	select {
-	case <-w.ready:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-w.done:
-		select {
-		case <-w.ready: // ready, then stopped: still ready
-			return nil
-		default:
-			return fmt.Errorf("hook watcher stopped before it was ready: %w", w.err)
-		}
+	if err := w.follow.WaitReady(ctx); err != nil {
+		return fmt.Errorf("hook watcher: %w", err)
 	}
+	return nil
 }
 
 // WaitRevision waits until Index reflects bucket revision rev or later
@@ -143,63 +120,30 @@ func (w *Watcher) WaitRevision(ctx context.Context, rev uint64) error {
 		case <-changed:
 		case <-ctx.Done():
 			return context.Cause(ctx)
-		case <-w.done:
+		case <-w.follow.Done():
 			if w.Revision() >= rev {
 				return nil
 			}
-			return fmt.Errorf("hook watcher stopped at revision %d, before %d: %w", w.Revision(), rev, w.err)
+			return fmt.Errorf("hook watcher stopped at revision %d, before %d: %w", w.Revision(), rev, w.follow.Err())
 		}
 	}
 }
 
-// run is the goroutine that owns hooks, the mutable hook set.
-func (w *Watcher) run(ctx context.Context) {
-	defer close(w.done)
-	defer w.stop()
-	updates := w.kw.Updates()
-	hooks := make(map[string]*Hook)
-
-	// First the initial values, the latest entry of every key, then a nil
-	// marker: the first Index is published at the marker, never half-loaded.
-	// Then live updates: what is queued is applied, then one Index for all.
-	var rev uint64
-	loaded := false
-	for {
-		select {
-		case <-ctx.Done():
-			w.err = context.Cause(ctx)
-			return
-		case e, ok := <-updates:
-			if !ok {
-				w.err = w.closedErr(ctx)
-				return
-			}
-			if e == nil && !loaded {
-				loaded = true
-				w.publish(hooks, rev)
-				close(w.ready)
-				w.log.Info("hooks loaded", "hooks", len(hooks), "invalid", len(w.Invalid()), "revision", rev)
-				continue
-			}
-			if !loaded {
-				rev = max(rev, w.apply(hooks, e, slog.LevelDebug))
-				continue
-			}
-			rev = max(rev, w.apply(hooks, e, slog.LevelInfo))
-		drain:
-			for range maxBatch - 1 {
-				select {
-				case e, ok := <-updates:
-					if !ok {
-						break drain // published below; the next receive stops
-					}
-					rev = max(rev, w.apply(hooks, e, slog.LevelInfo))
-				default:
-					break drain
-				}
-			}
-			w.publish(hooks, rev)
-		}
+// applyBatch applies a batch of entries, on the follower's goroutine, and
+// then publishes one Index for all of them: the first Index once the whole
+// bucket is loaded, never half-loaded.
+func (w *Watcher) applyBatch(batch []jetstream.KeyValueEntry, initial bool) {
+	level := slog.LevelInfo
+	if initial {
+		level = slog.LevelDebug // thousands, perhaps
+	}
+	rev := w.Revision()
+	for _, e := range batch {
+		rev = max(rev, w.apply(w.hooks, e, level))
+	}
+	w.publish(w.hooks, rev)
+	if initial {
+		w.log.Info("hooks loaded", "hooks", len(w.hooks), "invalid", len(w.Invalid()), "revision", rev)
 	}
 }
 
@@ -255,22 +199,4 @@ func (w *Watcher) publish(hooks map[string]*Hook, rev uint64) {
 	defer w.mu.Unlock()
 	close(w.changed)
 	w.changed = make(chan struct{})
-}
-
-// closedErr is why the updates channel closed: nats.go closes it when the
-// watch's context ends, too.
-func (w *Watcher) closedErr(ctx context.Context) error {
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	return ErrWatchClosed
-}
-
-// stop stops the key watcher and drains its channel until nats.go closes
-// it: its callback blocks while the channel is full and closes it only once
-// the callback returns, so Done means nothing is left running.
-func (w *Watcher) stop() {
-	_ = w.kw.Stop() // fails if already stopped, e.g. the connection closed
-	for range w.kw.Updates() {
-	}
 }

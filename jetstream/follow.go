@@ -79,7 +79,13 @@ func (f *Follower) WaitReady(ctx context.Context) error {
 
 func (f *Follower) run(ctx context.Context, w jetstream.KeyWatcher, apply FollowFunc) {
 	defer close(f.done)
-	defer StopWatch(w)
+	defer func() {
+		// Drained here, not in the background: nats.go closes the channel
+		// once its callback returns, so Done means nothing is left running.
+		_ = w.Stop() // fails only if already stopped, e.g. the connection closed
+		for range w.Updates() {
+		}
+	}()
 	updates := w.Updates()
 	closed := func() error {
 		if ctx.Err() != nil {
