@@ -204,22 +204,41 @@ func messages(res *receiver.Result) []string {
 	return out
 }
 
-// assertNoLeaks checks that no goroutine of the receiver package, and no
-// pull iterator, is left.
+// assertNoLeaks checks that no goroutine of the receiver package, of the
+// hook watcher (hookconfig, jetstream's Follow), and no pull iterator, is
+// left.
 func assertNoLeaks(t *testing.T) {
 	t.Helper()
 	var leaked string
 	require.Eventually(t, func() bool {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		leaked = ""
-		for g := range strings.SplitSeq(string(buf), "\n\n") {
-			if strings.Contains(g, "jobhooks/jobhooks/receiver.") || strings.Contains(g, "jetstream.(*pullSubscription)") {
-				leaked += g + "\n\n"
-			}
-		}
+		leaked = leakedGoroutines()
 		return leaked == ""
 	}, waitFor, 10*time.Millisecond, "goroutines left:\n%s", leaked)
+}
+
+// leakedGoroutines returns the stacks of the goroutines assertNoLeaks
+// looks for.
+func leakedGoroutines() string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var leaked string
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		for _, marker := range []string{"jobhooks/jobhooks/receiver.", "jobhooks/jobhooks/hookconfig.",
+			"jobhooks/jobhooks/jetstream.", "jetstream.(*pullSubscription)"} {
+			if strings.Contains(g, marker) {
+				leaked += g + "\n\n"
+				break
+			}
+		}
+	}
+	return leaked
 }
 
 var errBoom = errors.New("boom")

@@ -131,7 +131,9 @@ func (r *Runner) Ready() <-chan struct{} { return r.ready }
 // Run runs the jobs until ctx ends, then stops fetching, lets running jobs
 // finish (within Options.DrainTimeout), releases the messages it holds and
 // returns nil. It returns an error if it cannot start (invalid options,
-// JetStream unavailable) or if it loses the jobs bucket watch. Call it
+// JetStream unavailable) or if it loses the jobs bucket watch. Every
+// goroutine it starts has ended when it returns, whatever the path (a
+// receiver abandoned after its timeout aside: Go cannot stop it). Call it
 // once.
 func (r *Runner) Run(ctx context.Context) error {
 	opts := r.opts.withDefaults(r.reg)
@@ -154,10 +156,17 @@ func (r *Runner) Run(ctx context.Context) error {
 	jobs := hookconfig.NewJobs(jobsKV)
 	// Hook params are read from a live copy of the bucket: no round trip
 	// per attempt, and still the current params when the attempt starts.
-	hooks, err := hookconfig.Watch(ctx, buckets[jhjs.BucketJobHooks], hookconfig.WatchOptions{Logger: logger})
+	// The watch ends when Run returns, on every path: Run waits for it.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	hooks, err := hookconfig.Watch(watchCtx, buckets[jhjs.BucketJobHooks], hookconfig.WatchOptions{Logger: logger})
 	if err != nil {
+		stopWatch()
 		return err
 	}
+	defer func() {
+		stopWatch()
+		<-hooks.Done()
+	}()
 	if err := hooks.WaitReady(ctx); err != nil {
 		return fmt.Errorf("load hooks: %w", err)
 	}

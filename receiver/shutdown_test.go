@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobhooks/jobhooks/events"
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
 	"github.com/jobhooks/jobhooks/jetstream/jstest"
 	"github.com/jobhooks/jobhooks/receiver"
 )
@@ -103,4 +105,30 @@ func TestDrainTimeoutCancelsAndReleases(t *testing.T) {
 	e.start(reg, testOptions(t))
 	res = e.waitResult("h", "c-1", receiver.StatusCompleted)
 	assert.Equal(t, 2, res.Attempts)
+}
+
+// TestRunFailingAfterItStartedLeavesNothingRunning: Run fails after it has
+// started watching job_hooks (here: the job's consumer exists with a
+// setting it cannot change). Its context never ends, yet nothing Run
+// started may be left running once it has returned.
+func TestRunFailingAfterItStartedLeavesNothingRunning(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.JS.CreateConsumer(t.Context(), jhjs.StreamJobs, jetstream.ConsumerConfig{
+		Durable: jhjs.ReceiverConsumer("stuck"), FilterSubject: "jobs.stuck",
+		DeliverPolicy: jetstream.DeliverNewPolicy, AckPolicy: jetstream.AckExplicitPolicy,
+	})
+	require.NoError(t, err)
+	reg := receiver.NewRegistry()
+	reg.HandleFunc("stuck", receiver.JobInfo{},
+		func(context.Context, *receiver.Job, *receiver.Change, events.Action, map[string]any) error {
+			return nil
+		})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // only once the check is done
+	err = receiver.NewRunner(e.JS, reg, testOptions(t)).Run(ctx)
+	require.ErrorIs(t, err, jhjs.ErrConsumerConflict)
+	// Run has returned: what it started has ended, not merely been told to.
+	assert.Empty(t, leakedGoroutines(), "Run returned, leaving goroutines running")
+	assertNoLeaks(t)
 }
