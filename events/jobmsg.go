@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 )
@@ -36,18 +37,76 @@ type JobMessages struct {
 // NewJobMessages prepares the job messages of change ce, which must be
 // valid (from Decode, or built with NewEvent): every ce-
 // attribute of the change (binary mode) and, as the body, the change data
-// with a top-level "context" when context is not empty.
+// with a top-level "context" when context is not empty. The attributes are
+// encoded from ce; for a change that arrived as a message, use
+// NewJobMessagesFrom, which keeps its headers as they are.
 func NewJobMessages(ce *ChangeEvent, context map[string]any) (*JobMessages, error) {
 	header, data, err := encodeValidBinary(&ce.Event) // ce was validated when decoded
 	if err != nil {
 		return nil, err
 	}
+	return newJobMessages(ce, header, data, context)
+}
+
+// NewJobMessagesFrom prepares the job messages of change ce, decoded from a
+// message with header (as it arrived on CHANGES). A binary-mode change
+// keeps its attributes as they arrived: every ce- header and content-type,
+// names and values unchanged (not decoded and encoded again, which could
+// make them grow: percent-encoding triples every byte beyond ASCII). Its
+// other headers (Nats-Msg-Id, server directives, ...) are left out. A
+// structured-mode change (the whole event in the body) is written in binary
+// mode, its attributes encoded once as the binding says, so that every job
+// message has the same shape. The body is as NewJobMessages makes it.
+func NewJobMessagesFrom(ce *ChangeEvent, header nats.Header, context map[string]any) (*JobMessages, error) {
+	if !arrivedBinary(header) {
+		return NewJobMessages(ce, context)
+	}
+	attrs := make(nats.Header, len(header))
+	for k, v := range header {
+		if isAttributeHeader(k) {
+			attrs[k] = v // values are never modified: sharing them is safe
+		}
+	}
+	return newJobMessages(ce, attrs, ce.Event.Data(), context)
+}
+
+func newJobMessages(ce *ChangeEvent, header nats.Header, data []byte, context map[string]any) (*JobMessages, error) {
 	if len(context) > 0 {
+		var err error
 		if data, err = withContext(data, context); err != nil {
 			return nil, err
 		}
 	}
 	return &JobMessages{id: ce.Key(), header: header, data: data}, nil
+}
+
+// isAttributeHeader: a ce- header or content-type, in any case.
+func isAttributeHeader(name string) bool {
+	return len(name) > len(HeaderPrefix) && strings.EqualFold(name[:len(HeaderPrefix)], HeaderPrefix) ||
+		strings.EqualFold(name, HeaderContentType)
+}
+
+// arrivedBinary says whether Decode read a message with header in binary
+// mode: it has ce-specversion and no application/cloudevents content type.
+func arrivedBinary(header nats.Header) bool {
+	binary := false
+	for k, v := range header {
+		switch {
+		case len(v) == 0:
+		case strings.EqualFold(k, HeaderPrefix+"specversion"):
+			binary = true
+		case strings.EqualFold(k, HeaderContentType):
+			ct, err := decodeHeaderValue(v[0])
+			if err != nil || hasPrefixFold(strings.TrimSpace(ct), "application/cloudevents") {
+				return false
+			}
+		}
+	}
+	return binary
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // For returns the message for hook on job, on jobs.<job>, with

@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -43,7 +44,12 @@ func TestJobMessageRoundTrip(t *testing.T) {
 			require.Equal(t, "serial-check", got.Hook)
 			require.Equal(t, "serial-validator", got.Job)
 			require.Equal(t, *updateChange(), got.Change)
-			require.Equal(t, tc.context, got.Context)
+			// As JSON: numbers decode as json.Number, not float64.
+			want, err := json.Marshal(tc.context)
+			require.NoError(t, err)
+			have, err := json.Marshal(got.Context)
+			require.NoError(t, err)
+			require.JSONEq(t, string(want), string(have))
 		})
 	}
 }
@@ -123,4 +129,64 @@ func TestDecodeJobMessageChecksTheType(t *testing.T) {
 	_, err = events.DecodeJobMessage(msg.Subject, msg.Header, msg.Data)
 	require.ErrorIs(t, err, events.ErrInvalidChange)
 	require.ErrorContains(t, err, `type "jobhooks.change.create": want "jobhooks.change.update" for action update`)
+}
+
+// TestJobMessagesFromKeepTheHeadersAsTheyArrived: a binary-mode change's
+// ce- headers and content type go into its job messages as they arrived,
+// not decoded and encoded again; its other headers do not.
+func TestJobMessagesFromKeepTheHeadersAsTheyArrived(t *testing.T) {
+	header := nats.Header{
+		"ce-specversion": {"1.0"}, "Ce-Id": {"chg-1"}, "ce-source": {"nautobot://prod"}, "ce-type": {"jobhooks.change.update"},
+		"ce-subject":   {`"edge 01"`},   // a quoted string: encoded again it would be %22edge%2001%22
+		"ce-note":      {"caf\u00e9 é"}, // raw UTF-8: encoded again it would be caf%C3%A9
+		"content-type": {"application/json"},
+		"Nats-Msg-Id":  {"chg-1"}, "Nats-Expected-Stream": {"CHANGES"}, "traceparent": {"00-x"},
+	}
+	msg, err := events.NewMsg(updateChange(), events.EventOptions{ID: "chg-1", Source: "nautobot://prod"})
+	require.NoError(t, err)
+	ce, err := events.Decode(msg.Subject, header, msg.Data)
+	require.NoError(t, err)
+	msgs, err := events.NewJobMessagesFrom(ce, header, map[string]any{"site": "DC1"})
+	require.NoError(t, err)
+	job, err := msgs.For("serial-check", "serial-validator")
+	require.NoError(t, err)
+
+	want := nats.Header{
+		events.HeaderHook: {"serial-check"}, events.HeaderJob: {"serial-validator"},
+		nats.MsgIdHdr: {events.ChangeKey("nautobot://prod", "chg-1") + ".serial-check"},
+	}
+	for _, k := range []string{"ce-specversion", "Ce-Id", "ce-source", "ce-type", "ce-subject", "ce-note", "content-type"} {
+		want[k] = header[k]
+	}
+	require.Equal(t, want, job.Header)
+
+	got, err := events.DecodeJobMessage(job.Subject, job.Header, job.Data)
+	require.NoError(t, err)
+	require.Equal(t, "chg-1", got.ID())
+	require.Equal(t, "edge 01", got.Event.Subject())
+	require.Equal(t, *updateChange(), got.Change)
+	require.Equal(t, map[string]any{"site": "DC1"}, got.Context)
+}
+
+// TestJobMessagesFromAStructuredChangeAreBinary: a structured-mode change
+// (the whole event in the body) becomes binary-mode job messages, its
+// attributes encoded once.
+func TestJobMessagesFromAStructuredChangeAreBinary(t *testing.T) {
+	data := `{"action":"create","content_type":"dcim.device","postchange":{"name":"edge 01"}}`
+	body := `{"specversion":"1.0","id":"s1","source":"nautobot://prod","type":"jobhooks.change.create","subject":"edge 01","datacontenttype":"application/json","data":` + data + `}`
+	header := nats.Header{"Content-Type": {"application/cloudevents+json; charset=utf-8"}, "ce-specversion": {"1.0"}}
+	ce, err := events.Decode("changes.dcim.device.create", header, []byte(body))
+	require.NoError(t, err)
+	msgs, err := events.NewJobMessagesFrom(ce, header, nil)
+	require.NoError(t, err)
+	job, err := msgs.For("h", "j")
+	require.NoError(t, err)
+	require.Equal(t, []string{"s1"}, job.Header["ce-id"])
+	require.Equal(t, []string{"edge%2001"}, job.Header["ce-subject"], "percent-encoded as the binding says")
+	require.Equal(t, []string{"application/json"}, job.Header["content-type"])
+	require.Empty(t, job.Header["Content-Type"], "not the structured content type")
+	require.JSONEq(t, data, string(job.Data))
+	got, err := events.DecodeJobMessage(job.Subject, job.Header, job.Data)
+	require.NoError(t, err)
+	require.Equal(t, "edge 01", got.Event.Subject())
 }

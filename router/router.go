@@ -266,7 +266,7 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, boo
 			if len(r.callbacks) > 0 {
 				extra = runCallbacks(ctx, r.log, r.callbacks, callbackRequest(ce))
 			}
-			if msgs, err = events.NewJobMessages(ce, extra); err != nil {
+			if msgs, err = events.NewJobMessagesFrom(ce, m.Headers(), extra); err != nil {
 				// Only an unencodable event gets here, and Decode accepted it.
 				r.deadLetter(ctx, m, fmt.Errorf("build job messages: %w", err))
 				return pendingChange{}, false

@@ -608,3 +608,41 @@ func TestDistinctChangesNeverShareAJobMessageID(t *testing.T) {
 	}
 	require.Equal(t, map[string]bool{"d1": true, "d2": true, "d3": true, "d4": true}, objects)
 }
+
+// TestJobMessagesCarryTheChangeHeadersAsTheyArrived: a job message has the
+// change's ce- headers byte for byte as they arrived, not decoded and
+// encoded again. A 60 KB UTF-8 extension percent-encoded would be 180 KB,
+// over JetStream's 64 KiB header limit, and the change dead-lettered.
+func TestJobMessagesCarryTheChangeHeadersAsTheyArrived(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate)
+	r := e.startRouter(router.Options{})
+
+	note := strings.Repeat("é", 30000) // 60,000 bytes of UTF-8
+	change := &nats.Msg{Subject: "changes.dcim.device.create", Header: nats.Header{
+		"ce-specversion": {"1.0"}, "ce-id": {"big-1"}, "ce-source": {"nautobot://prod"}, "ce-type": {"jobhooks.change.create"},
+		"ce-subject": {"edge%2001"}, "content-type": {"application/json"}, "ce-note": {note},
+		"Nats-Msg-Id": {"big-1"}, "X-Other": {"not an attribute"},
+	}, Data: []byte(`{"action":"create","content_type":"dcim.device","object_id":"d1","postchange":{"name":"edge 01"}}`)}
+	_, err := e.srv.JS.PublishMsg(e.ctx, change)
+	require.NoError(t, err)
+	e.waitRouted(r, 1)
+	require.Zero(t, r.Stats().DeadLettered, "the change is routed, not dead-lettered")
+
+	stream, err := e.srv.JS.Stream(e.ctx, jhjs.StreamJobs)
+	require.NoError(t, err)
+	m, err := stream.GetLastMsgForSubject(e.ctx, "jobs.audit")
+	require.NoError(t, err)
+	for name, values := range change.Header {
+		if strings.HasPrefix(name, "ce-") || name == "content-type" {
+			require.Equal(t, values, m.Header.Values(name), "%s as it arrived", name)
+		}
+	}
+	require.Empty(t, m.Header.Get("X-Other"), "only the change's attributes")
+	require.Equal(t, events.ChangeKey("nautobot://prod", "big-1")+".device-audit", m.Header.Get(nats.MsgIdHdr))
+	jm, err := events.DecodeJobMessage(m.Subject, m.Header, m.Data)
+	require.NoError(t, err)
+	require.Equal(t, note, jm.Event.Extensions()["note"])
+	require.Equal(t, "edge 01", jm.Event.Subject(), "a receiver decodes the values as the binding says")
+}
