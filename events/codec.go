@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/url"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -157,7 +158,8 @@ func ChangeFromEvent(subject string, ev *event.Event) (*ChangeEvent, error) {
 	return ce, nil
 }
 
-// decodeData unmarshals a change event's data, which must be JSON, into v.
+// decodeData unmarshals a change event's data, which must be JSON, into v:
+// numbers are float64 where that is exact, json.Number where it is not.
 func decodeData(ev *event.Event, v any) error {
 	if ct := ev.DataContentType(); ct != "" && !IsJSON(ct) {
 		return fmt.Errorf("%w: datacontenttype %q: change data must be JSON", ErrInvalidChange, ct)
@@ -169,10 +171,66 @@ func decodeData(ev *event.Event, v any) error {
 	if err := checkUTF8(data); err != nil {
 		return fmt.Errorf("%w: data %w", ErrInvalidChange, err)
 	}
-	if err := json.Unmarshal(data, v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = errors.New("unexpected end of JSON input")
+		}
 		return fmt.Errorf("%w: data is not a change JSON object: %w", ErrInvalidChange, err)
 	}
+	end := dec.InputOffset()
+	if _, err := dec.Token(); err != io.EOF {
+		end += int64(len(data[end:]) - len(bytes.TrimLeft(data[end:], " \t\r\n")))
+		return fmt.Errorf("%w: data is not a change JSON object: more data after it, at byte %d", ErrInvalidChange, end)
+	}
+	exactNumbers(reflect.ValueOf(v))
 	return nil
+}
+
+// exactNumbers makes the numbers in the maps of v (a pointer to a Change,
+// or to a struct embedding one, decoded with UseNumber) float64 where a
+// float64 holds them as written, as encoding/json would, and leaves them
+// json.Number where it does not: integers beyond 2^53, decimals with more
+// digits than a float64 keeps, values beyond its range. So a job reads the
+// number that was sent, and Snapshots tells 2^53+1 from 2^53.
+func exactNumbers(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			exactNumbers(v.Elem())
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				exactNumbers(v.Field(i))
+			}
+		}
+	case reflect.Map:
+		if m, ok := v.Interface().(map[string]any); ok {
+			exactNumbersIn(m)
+		}
+	}
+}
+
+// exactNumbersIn returns v with its numbers made float64 where that is
+// exact; maps and slices are changed in place.
+func exactNumbersIn(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if f, ok := exactFloat(v); ok {
+			return f
+		}
+	case map[string]any:
+		for k, e := range v {
+			v[k] = exactNumbersIn(e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = exactNumbersIn(e)
+		}
+	}
+	return v
 }
 
 // checkUTF8 fails when b is not UTF-8, as JSON must be (RFC 8259 §8.1),

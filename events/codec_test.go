@@ -283,3 +283,54 @@ func TestDecodeRefusesInvalidUTF8(t *testing.T) {
 		require.Equal(t, "B\uFFFDé2", got.Change.PostChange["serial"])
 	})
 }
+
+// TestDecodeKeepsNumbersAsSent: a number in change data decodes as the
+// float64 encoding/json gives when that float64 is the number sent, and as
+// a json.Number, digit for digit, when a float64 would change it.
+func TestDecodeKeepsNumbersAsSent(t *testing.T) {
+	for _, tc := range []struct {
+		written string
+		want    any
+	}{
+		{"42", 42.0},
+		{"-7", -7.0},
+		{"0.1", 0.1},
+		{"1.0", 1.0},
+		{"1e2", 100.0},
+		{"9007199254740992", 9007199254740992.0},
+		{"1e21", 1e21},
+		{"5e-324", 5e-324},
+		{"0.000", 0.0},
+		{"100000000000000000000000", 1e23},
+		{"9007199254740993", json.Number("9007199254740993")},
+		{"18446744073709551617", json.Number("18446744073709551617")},
+		{"0.10000000000000001", json.Number("0.10000000000000001")},
+		{"3.14159265358979323846", json.Number("3.14159265358979323846")},
+		{"1e400", json.Number("1e400")},
+		{"1e-400", json.Number("1e-400")},
+	} {
+		t.Run(tc.written, func(t *testing.T) {
+			v := tc.written
+			body := `{"action":"update","content_type":"dcim.device","prechange":{"n":` + v + `},` +
+				`"postchange":{"n":` + v + `,"cf":{"list":[` + v + `]}},"data":{"n":` + v + `},"context":{"n":` + v + `}}`
+			ce, err := events.Decode(updateSubject, plainHeaders(), []byte(body))
+			require.NoError(t, err)
+			require.Equal(t, tc.want, ce.Change.PreChange["n"], "prechange")
+			require.Equal(t, tc.want, ce.Change.PostChange["n"], "postchange")
+			require.Equal(t, map[string]any{"list": []any{tc.want}}, ce.Change.PostChange["cf"], "nested")
+			require.Equal(t, tc.want, ce.Change.Data["n"], "data")
+
+			header := plainHeaders()
+			header.Set(events.HeaderHook, "serial-check")
+			jm, err := events.DecodeJobMessage("jobs.serial-validator", header, []byte(body))
+			require.NoError(t, err)
+			require.Equal(t, tc.want, jm.Change.PostChange["n"], "job message postchange")
+			require.Equal(t, tc.want, jm.Context["n"], "job message context")
+		})
+	}
+	t.Run("more data after the object", func(t *testing.T) {
+		_, err := events.Decode(updateSubject, plainHeaders(), []byte(updateData+"\n {}"))
+		require.ErrorIs(t, err, events.ErrInvalidChange)
+		require.ErrorContains(t, err, fmt.Sprintf("data is not a change JSON object: more data after it, at byte %d", len(updateData)+2))
+	})
+}

@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"encoding/json"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -115,4 +116,102 @@ func TestSnapshotsJSONShape(t *testing.T) {
 	got, err := json.Marshal(ch.Snapshots())
 	require.NoError(t, err)
 	require.JSONEq(t, `{"prechange":null,"postchange":{"serial":"A1"},"differences":{"added":{"serial":"A1"},"removed":null}}`, string(got))
+}
+
+// decodeUpdate decodes an update with prechange pre and postchange post as
+// the router and receivers do, from a change message.
+func decodeUpdate(t *testing.T, pre, post string) *events.Change {
+	t.Helper()
+	body := `{"action":"update","content_type":"dcim.device","prechange":` + pre + `,"postchange":` + post + `}`
+	ce, err := events.Decode(updateSubject, plainHeaders(), []byte(body))
+	require.NoError(t, err)
+	return &ce.Change
+}
+
+// TestSnapshotsCompareNumbersExactly pins that differences compare numbers
+// as written, not as float64: 2^53+1 and 2^53 are one float64. Numbers equal
+// in value (1 and 1.0, 100 and 1e2) are no difference, as in Nautobot,
+// where Python compares them equal.
+func TestSnapshotsCompareNumbersExactly(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		pre, post string
+		differ    bool
+	}{
+		{"2^53+1 to 2^53", `{"n":9007199254740993}`, `{"n":9007199254740992}`, true},
+		{"equal big integers", `{"n":9007199254740993}`, `{"n":9007199254740993}`, false},
+		{"beyond 64 bits", `{"n":123456789012345678901234567890}`, `{"n":123456789012345678901234567891}`, true},
+		{"negative beyond 64 bits, equal", `{"n":-123456789012345678901234567890}`, `{"n":-123456789012345678901234567890}`, false},
+		{"decimals one float64 apart from none", `{"n":0.1}`, `{"n":0.10000000000000001}`, true},
+		{"long equal decimals", `{"n":3.14159265358979323846264338327950288}`, `{"n":3.14159265358979323846264338327950288}`, false},
+		{"beyond float64's range", `{"n":1e400}`, `{"n":1e401}`, true},
+		{"beyond float64's range, equal", `{"n":1e400}`, `{"n":10e399}`, false},
+		{"1 and 1.0", `{"n":1}`, `{"n":1.0}`, false},
+		{"100 and 1e2", `{"n":100}`, `{"n":1e2}`, false},
+		{"0.5 and 5E-1", `{"n":0.5}`, `{"n":5E-1}`, false},
+		{"0 and -0.0", `{"n":0}`, `{"n":-0.0}`, false},
+		{"1 and -1", `{"n":1}`, `{"n":-1}`, true},
+		{"a number and a string", `{"n":1}`, `{"n":"1"}`, true},
+		{"nested", `{"cf":{"asn":4294967297000000001}}`, `{"cf":{"asn":4294967297000000000}}`, true},
+		{"nested, equal", `{"cf":{"asn":4294967297000000001,"x":[1,2.0]}}`, `{"cf":{"x":[1.0,2],"asn":4294967297000000001}}`, false},
+		{"in a list", `{"vids":[9007199254740993]}`, `{"vids":[9007199254740992]}`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ch := decodeUpdate(t, tc.pre, tc.post)
+			d := ch.Snapshots().Differences
+			if !tc.differ {
+				require.Empty(t, d.Added, "added")
+				require.Empty(t, d.Removed, "removed")
+				return
+			}
+			key := "n"
+			for k := range d.Added {
+				key = k
+			}
+			added, err := json.Marshal(d.Added)
+			require.NoError(t, err)
+			removed, err := json.Marshal(d.Removed)
+			require.NoError(t, err)
+			// The values are the ones written, digit for digit.
+			require.Equal(t, `{"`+key+`":`+tc.post[len(`{"`+key+`":`):len(tc.post)-1]+`}`, string(added), "added")
+			require.Equal(t, `{"`+key+`":`+tc.pre[len(`{"`+key+`":`):len(tc.pre)-1]+`}`, string(removed), "removed")
+		})
+	}
+}
+
+// TestSnapshotsCompareGoNumbersByValue: a change built in Go (NewEvent,
+// Publisher) may hold ints, floats and json.Numbers; equal values are no
+// difference whatever their Go type.
+func TestSnapshotsCompareGoNumbersByValue(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		pre, post any
+		differ    bool
+	}{
+		{"int and float64", 7, 7.0, false},
+		{"int64 and json.Number", int64(9007199254740993), json.Number("9007199254740993"), false},
+		{"float64 and json.Number it was written as", 0.1, json.Number("0.1"), false},
+		{"uint64 max and json.Number", uint64(18446744073709551615), json.Number("18446744073709551615"), false},
+		{"small float64 and json.Number", 1e-7, json.Number("0.0000001"), false},
+		{"large float64 and json.Number", 1e21, json.Number("1000000000000000000000"), false},
+		{"float32 and json.Number", float32(0.1), json.Number("0.1"), false},
+		{"-0.0 and 0", math.Copysign(0, -1), 0, false},
+		{"int64 and json.Number one apart", int64(9007199254740993), json.Number("9007199254740992"), true},
+		{"[]string and []any", []string{"a", "b"}, []any{"a", "b"}, false},
+		{"map[string]int and map[string]any", map[string]int{"tier": 1}, map[string]any{"tier": json.Number("1")}, false},
+		{"map[string]int and map[string]any, differing", map[string]int{"tier": 1}, map[string]any{"tier": 2}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ch := events.Change{Action: events.ActionUpdate, ContentType: "dcim.device",
+				PreChange: map[string]any{"v": tc.pre}, PostChange: map[string]any{"v": tc.post}}
+			d := ch.Snapshots().Differences
+			if tc.differ {
+				require.Equal(t, map[string]any{"v": tc.post}, d.Added)
+				require.Equal(t, map[string]any{"v": tc.pre}, d.Removed)
+			} else {
+				require.Empty(t, d.Added)
+				require.Empty(t, d.Removed)
+			}
+		})
+	}
 }
