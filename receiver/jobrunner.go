@@ -29,7 +29,7 @@ type jobRunnerConfig struct {
 	info        JobInfo
 	opts        Options
 	js          jetstream.JetStream
-	consumer    jetstream.Consumer
+	consumer    jetstream.Consumer // the consumer at start; run's own after that
 	consumerCfg jetstream.ConsumerConfig
 	hooks       *hookconfig.Watcher // live copy of job_hooks, for params
 	hookStore   *hookconfig.Store   // for a hook the copy does not have yet
@@ -92,8 +92,11 @@ func newJobRunner(c jobRunnerConfig) *jobRunner {
 	}
 }
 
-// puller is one enabled period's fetching goroutine.
+// puller is one enabled period's fetching goroutine. It fetches from the
+// consumer it was started with: run replaces a deleted consumer while a
+// drained puller may still be fetching.
 type puller struct {
+	consumer jetstream.Consumer
 	draining chan struct{}
 	once     sync.Once
 }
@@ -103,6 +106,20 @@ type puller struct {
 // server sent to it after a cancel would be lost until its ack wait ran
 // out, costing it an attempt.
 func (p *puller) drain() { p.once.Do(func() { close(p.draining) }) }
+
+// stopped reports whether p is drained or the runner stopped. The loop
+// asks it before each fetch: a select between a free slot and a closed
+// draining channel would pick either at random.
+func (p *puller) stopped(stop <-chan struct{}) bool {
+	select {
+	case <-p.draining:
+		return true
+	case <-stop:
+		return true
+	default:
+		return false
+	}
+}
 
 // run runs the job until ctx ends. ready is called once the job's enabled
 // flag has been read.
@@ -130,6 +147,7 @@ func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready fu
 	}()
 
 	var (
+		consumer = j.consumer // run's alone: pullers get theirs at start
 		current  *puller
 		updates  = w.Updates()
 		restart  *time.Timer
@@ -177,7 +195,7 @@ func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready fu
 			j.gate.set(enabled)
 			switch {
 			case enabled && current == nil && restartC == nil:
-				if current, err = j.startPull(); err != nil {
+				if current, err = j.startPull(consumer); err != nil {
 					j.shutdown(nil)
 					return err
 				}
@@ -214,8 +232,8 @@ func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready fu
 				// A new consumer starts at the beginning of JOBS.
 				j.logger.Warn("consumer recreated: every job message of this job stored in JOBS will run again", "messages", info.NumPending)
 			}
-			j.consumer = cons
-			if current, err = j.startPull(); err != nil {
+			consumer = cons
+			if current, err = j.startPull(consumer); err != nil {
 				j.shutdown(nil)
 				return err
 			}
@@ -241,13 +259,14 @@ func (j *jobRunner) enabledIn(e jetstream.KeyValueEntry) bool {
 // fetchWait bounds one fetch, and so how long a drained puller lingers.
 const fetchWait = 5 * time.Second
 
-// startPull starts fetching messages.
-func (j *jobRunner) startPull() (*puller, error) {
-	p := &puller{draining: make(chan struct{})}
+// startPull starts fetching messages from cons.
+func (j *jobRunner) startPull(cons jetstream.Consumer) (*puller, error) {
+	p := &puller{consumer: cons, draining: make(chan struct{})}
 	j.pullers.Add(1)
 	go func() {
 		defer j.pullers.Done()
 		j.pull(p)
+		j.logger.Debug("stopped fetching") // tests wait for it
 		select {
 		case j.ended <- p:
 		case <-j.stop:
@@ -265,6 +284,9 @@ func (j *jobRunner) startPull() (*puller, error) {
 func (j *jobRunner) pull(p *puller) {
 	pause := 100 * time.Millisecond
 	for {
+		if p.stopped(j.stop) {
+			return
+		}
 		select {
 		case j.held <- struct{}{}:
 		case <-p.draining:
@@ -272,8 +294,12 @@ func (j *jobRunner) pull(p *puller) {
 		case <-j.stop:
 			return
 		}
+		if p.stopped(j.stop) { // drained while it waited for a slot
+			<-j.held
+			return
+		}
 		ctx, cancel := context.WithTimeout(j.fetchCtx, fetchWait)
-		msg, err := j.consumer.Next(jetstream.FetchContext(ctx))
+		msg, err := p.consumer.Next(jetstream.FetchContext(ctx))
 		cancel()
 		if err == nil {
 			pause = 100 * time.Millisecond
@@ -293,6 +319,10 @@ func (j *jobRunner) pull(p *puller) {
 			continue // nothing to do for a while: ask again
 		case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
 			return // run restores the consumer
+		case errors.Is(err, nats.ErrNoResponders) && j.consumerGone(p):
+			// A pull request for a deleted consumer gets no answer at all
+			// (the server told only the requests waiting when it went).
+			return
 		}
 		j.logger.Warn("fetching messages", "error", err, "retry_in", pause)
 		select {
@@ -304,6 +334,15 @@ func (j *jobRunner) pull(p *puller) {
 			return
 		}
 	}
+}
+
+// consumerGone reports whether p's consumer no longer exists (and not
+// merely JetStream being unavailable for a moment).
+func (j *jobRunner) consumerGone(p *puller) bool {
+	ctx, cancel := context.WithTimeout(j.fetchCtx, fetchWait)
+	defer cancel()
+	_, err := p.consumer.Info(ctx)
+	return errors.Is(err, jetstream.ErrConsumerNotFound)
 }
 
 // dispatch queues msg behind earlier messages about the same object.

@@ -8,18 +8,21 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobhooks/jobhooks/events"
 	"github.com/jobhooks/jobhooks/hookconfig"
 	jhjs "github.com/jobhooks/jobhooks/jetstream"
+	"github.com/jobhooks/jobhooks/jetstream/jstest"
 	"github.com/jobhooks/jobhooks/receiver"
 )
 
@@ -723,4 +726,106 @@ func TestResultRecordWireShape(t *testing.T) {
 	}
 	assert.JSONEq(t, `"completed"`, string(record["status"]))
 	assert.Contains(t, string(record["logs"]), `"level":"warning","message":"serial looks odd","object":{"content_type":"dcim.device","id":"1","repr":"edge-1"}`)
+}
+
+// TestDisablingAJobStopsFetching: once a job is disabled its receiver asks
+// the server for no more messages. The one fetch in flight at that moment
+// may still take one (it is not cancelled, see puller.drain); nothing
+// after it. Repeated, because a random choice once decided it.
+func TestDisablingAJobStopsFetching(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	reg := receiver.NewRegistry()
+	reg.HandleFunc("toggled", receiver.JobInfo{},
+		func(context.Context, *receiver.Job, *receiver.Change, events.Action, map[string]any) error {
+			return nil
+		})
+	var logs jstest.LogBuffer
+	opts := testOptions(t)
+	opts.Concurrency = 32 // free slots: fetching could go on
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.start(reg, opts)
+	jobs := hookconfig.NewJobs(e.jobs)
+	setEnabled := func(on bool) {
+		t.Helper()
+		job, _, err := jobs.Get(t.Context(), "toggled")
+		require.NoError(t, err)
+		job.Enabled = on
+		_, err = jobs.Put(t.Context(), job)
+		require.NoError(t, err)
+	}
+	logged := func(what string, n int) func() bool {
+		return func() bool { return strings.Count(logs.String(), what) == n }
+	}
+
+	const cycles, batch = 16, 10
+	for c := 1; c <= cycles; c++ {
+		warm := fmt.Sprintf("warm-%d", c)
+		e.publishJob("h", "toggled", warm, change(events.ActionCreate, warm, nil, device(warm, "A")), nil)
+		e.waitResult("h", warm, receiver.StatusCompleted)
+		before := e.waitSettled("toggled").Delivered.Consumer
+
+		setEnabled(false)
+		require.Eventually(t, logged("job disabled", c), waitFor, time.Millisecond)
+		ids := make([]string, batch)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("c-%d-%d", c, i)
+			e.publishJob("h", "toggled", ids[i], change(events.ActionCreate, ids[i], nil, device(ids[i], "A")), nil)
+		}
+		require.Eventually(t, logged("stopped fetching", c), waitFor, time.Millisecond, "the disabled job's fetching ends")
+		// The server counts NumPending a moment after the publish acks:
+		// wait until it accounts for every message of the batch.
+		var info *jetstream.ConsumerInfo
+		require.Eventually(t, func() bool {
+			info = e.consumerInfo("toggled")
+			return info.NumPending+(info.Delivered.Consumer-before) == batch
+		}, waitFor, time.Millisecond, "cycle %d: consumer info (last: %+v)", c, info)
+		assert.LessOrEqual(t, info.Delivered.Consumer-before, uint64(1), "cycle %d: messages fetched after the job was disabled", c)
+		assert.GreaterOrEqual(t, info.NumPending, uint64(batch-1), "cycle %d: the messages wait on the server", c)
+
+		setEnabled(true)
+		for _, id := range ids {
+			res := e.waitResult("h", id, receiver.StatusCompleted)
+			assert.Equal(t, 1, res.Attempts, id)
+		}
+	}
+}
+
+// TestDeletedConsumerIsRestoredWhileADrainedPullerLingers: the consumer is
+// deleted while one puller, drained by a disable, may still be fetching and
+// another, started by the enable, is: run restores the consumer (under
+// -race: without sharing it with the pullers) and the job goes on.
+func TestDeletedConsumerIsRestoredWhileADrainedPullerLingers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	reg := receiver.NewRegistry()
+	reg.HandleFunc("restored", receiver.JobInfo{},
+		func(context.Context, *receiver.Job, *receiver.Change, events.Action, map[string]any) error {
+			return nil
+		})
+	var logs jstest.LogBuffer
+	opts := testOptions(t)
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.start(reg, opts)
+	jobs := hookconfig.NewJobs(e.jobs)
+	setEnabled := func(on bool) {
+		t.Helper()
+		job, _, err := jobs.Get(t.Context(), "restored")
+		require.NoError(t, err)
+		job.Enabled = on
+		_, err = jobs.Put(t.Context(), job)
+		require.NoError(t, err)
+	}
+	e.publishJob("h", "restored", "c-1", change(events.ActionCreate, "1", nil, device("1", "A")), nil)
+	e.waitResult("h", "c-1", receiver.StatusCompleted)
+
+	setEnabled(false)
+	setEnabled(true)
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "job enabled") }, waitFor, time.Millisecond)
+	require.NoError(t, e.JS.DeleteConsumer(t.Context(), jhjs.StreamJobs, jhjs.ReceiverConsumer("restored")))
+	require.Eventually(t, func() bool { return strings.Count(logs.String(), "JetStream consumer created") == 2 },
+		waitFor, time.Millisecond, "the consumer is restored")
+
+	e.publishJob("h", "restored", "c-2", change(events.ActionCreate, "2", nil, device("2", "A")), nil)
+	e.waitResult("h", "c-2", receiver.StatusCompleted)
 }
