@@ -55,6 +55,15 @@ func (j *jobRunner) attempt(d *delivery) {
 	ctx, cancel := j.settleContext()
 	defer cancel()
 
+	// The hook names the params the job gets, which may hold secrets: a
+	// message naming another job's hook is refused before anything runs
+	// or is recorded (its result key is that job's).
+	hook, hookErr := j.hook(ctx, jm.Hook)
+	if hook != nil && hook.Job != j.name {
+		j.refuse(d, fmt.Sprintf("refused: hook %q belongs to job %q, not %q", jm.Hook, hook.Job, j.name))
+		return
+	}
+
 	change := &Change{Change: jm.Change, ID: jm.ID(), Key: jm.Key(), Hook: jm.Hook, Context: jm.Context, Event: jm.Event}
 	logger := j.logger.With("hook", jm.Hook, "change_id", change.ID, "attempt", n)
 	job := &Job{name: j.name, attempt: n, maxAttempts: maxAttempts, change: change, logger: logger, publisher: j.publisher}
@@ -75,7 +84,7 @@ func (j *jobRunner) attempt(d *delivery) {
 		if err := j.storeResult(ctx, res); err != nil {
 			logger.Error("cannot record the job's start", "error", err)
 		}
-		change.Params = j.params(ctx, jm.Hook, job)
+		change.Params = j.params(hook, hookErr, job)
 		if err := j.checkParams(change.Params); err != nil {
 			o = outcome{err: err}
 		} else {
@@ -153,22 +162,33 @@ func (j *jobRunner) attempt(d *delivery) {
 	}
 }
 
-// params returns the hook's params, from the live copy of the job_hooks
-// bucket; a hook the copy does not have (yet: it may have been put a
-// moment ago) is read from the bucket. A hook that is gone (deleted after
-// routing) gives nil params; the job still runs, as it would in Nautobot.
-func (j *jobRunner) params(ctx context.Context, hook string, job *Job) []byte {
-	if h, ok := j.hooks.Index().Get(hook); ok {
-		return h.Params
+// hook returns the hook a job message names, from the live copy of the
+// job_hooks bucket; a hook the copy does not have (yet: it may have been
+// put a moment ago) is read from the bucket. Nil with the reason when it
+// cannot: hookconfig.ErrNotFound for a hook that is gone.
+func (j *jobRunner) hook(ctx context.Context, name string) (*hookconfig.Hook, error) {
+	if h, ok := j.hooks.Index().Get(name); ok {
+		return h, nil
 	}
-	h, _, err := j.hookStore.Get(ctx, hook)
+	h, _, err := j.hookStore.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// params returns the params of hook (see jobRunner.hook). A hook that is
+// gone (deleted after routing) gives nil params; the job still runs, as it
+// would in Nautobot, and the SPEC asks nothing else. A hook that cannot be
+// read gives nil params too, with a warning in the job's log.
+func (j *jobRunner) params(hook *hookconfig.Hook, err error, job *Job) []byte {
 	switch {
-	case err == nil:
-		return h.Params
+	case hook != nil:
+		return hook.Params
 	case errors.Is(err, hookconfig.ErrNotFound):
 		job.logger.Debug("hook no longer exists; running without params")
 	default:
-		job.Warning(fmt.Sprintf("cannot read hook %q from the job_hooks bucket (%v); running without its params", hook, err))
+		job.Warning(fmt.Sprintf("cannot read hook %q from the job_hooks bucket (%v); running without its params", job.change.Hook, err))
 	}
 	return nil
 }
@@ -246,8 +266,22 @@ func (j *jobRunner) settleContext() (context.Context, context.CancelFunc) {
 // it again cannot help.
 func (j *jobRunner) reject(d *delivery) {
 	j.logger.Error("dead-lettering an invalid job message", "error", d.err, "subject", d.msg.Subject())
-	if err := j.deadLetter(d, "invalid job message: "+d.err.Error()); err != nil {
-		j.logger.Error("cannot dead-letter an invalid job message; retrying later", "error", err)
+	j.deadLetterNow(d, "invalid job message: "+d.err.Error())
+}
+
+// refuse dead-letters a valid job message the job must not run (why says
+// why), without running it or writing a result: no retry can change it.
+func (j *jobRunner) refuse(d *delivery, why string) {
+	j.logger.Error("dead-lettering a job message the job must not run", "error", why,
+		"hook", d.jm.Hook, "change_id", d.jm.ID(), "stream_seq", d.meta.Sequence.Stream)
+	j.deadLetterNow(d, why)
+}
+
+// deadLetterNow dead-letters d at once and terminates it; if the dead
+// letter cannot be stored, d comes back after the back-off to try again.
+func (j *jobRunner) deadLetterNow(d *delivery, reason string) {
+	if err := j.deadLetter(d, reason); err != nil {
+		j.logger.Error("cannot dead-letter a job message; retrying later", "error", err)
 		_ = d.msg.NakWithDelay(j.opts.Consumer.RetryDelay(uint64(d.attempts())))
 		return
 	}

@@ -27,7 +27,8 @@ type Change struct {
 	// Params is the hook's job-specific configuration, read from the
 	// job_hooks bucket when the attempt starts (never carried in the
 	// message, as it may hold secrets). Nil when the hook has none or no
-	// longer exists.
+	// longer exists. A job only ever gets its own hooks' params: a message
+	// naming a hook whose job is another is dead-lettered without running.
 	Params json.RawMessage
 	// Event is the CloudEvent as it arrived: source, time, extensions.
 	Event event.Event

@@ -36,7 +36,9 @@
 // is published, with its headers and body, to deadletter.jobs.<job> with
 // Jobhooks-Error and Jobhooks-Attempts, and terminated: the result is
 // failed (an error) or errored (a panic or timeout). A message that is not
-// a valid job message is dead-lettered at once.
+// a valid job message is dead-lettered at once, and so is one naming a hook
+// that runs another job (it would get that hook's params, which may hold
+// secrets): it never runs and writes no result.
 //
 // Ordering holds for first deliveries within one process. Redeliveries are
 // not ordered: a retried message comes back after its delay, possibly behind

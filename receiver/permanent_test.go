@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobhooks/jobhooks/events"
+	"github.com/jobhooks/jobhooks/jetstream/jstest"
 	"github.com/jobhooks/jobhooks/receiver"
 )
 
@@ -96,4 +98,48 @@ func TestRetryAfterReplacesTheBackOffUpToTheLongestDelay(t *testing.T) {
 	assert.Equal(t, 2, res.Attempts)
 	assert.Contains(t, messages(res), "error: Attempt 1 of 3 failed: HTTP 429; retrying in 300ms",
 		"an hour's Retry-After is capped at the longest back-off delay")
+}
+
+// TestJobMessageCannotBorrowAnotherJobsHook: a job message on jobs.thief
+// naming a hook that runs another job must not run with that hook's params
+// (they may hold secrets). It is refused at once: not run, dead-lettered
+// with the reason, never retried, and no result is written under the other
+// job's key.
+func TestJobMessageCannotBorrowAnotherJobsHook(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.putHook("wh-secret", "webhook", map[string]any{"token": "s3cret"})
+	e.putHook("mine", "thief", map[string]any{"threshold": 1})
+	var runs atomic.Int32
+	params := make(chan json.RawMessage, 10)
+	reg := receiver.NewRegistry()
+	reg.HandleFunc("thief", receiver.JobInfo{},
+		func(ctx context.Context, job *receiver.Job, ch *receiver.Change, action events.Action, obj map[string]any) error {
+			runs.Add(1)
+			params <- ch.Params
+			return nil
+		})
+	var logs jstest.LogBuffer
+	opts := testOptions(t)
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	e.start(reg, opts)
+	e.publishJob("wh-secret", "thief", "c-1", change(events.ActionCreate, "1", nil, device("1", "A")), nil)
+
+	var dls []*receiver.DeadLetter
+	require.Eventually(t, func() bool { dls = e.deadLetters("thief"); return len(dls) == 1 }, waitFor, 5*time.Millisecond)
+	assert.Equal(t, `refused: hook "wh-secret" belongs to job "webhook", not "thief"`, dls[0].Error)
+	assert.Equal(t, "wh-secret", dls[0].Hook)
+	assert.Equal(t, 1, dls[0].Attempts)
+	info := e.waitSettled("thief")
+	assert.Equal(t, uint64(1), info.Delivered.Consumer, "refused for good: not retried")
+	assert.Zero(t, runs.Load(), "the job never ran")
+	assert.Contains(t, logs.String(), `hook \"wh-secret\" belongs to job \"webhook\"`)
+	_, err := e.results.Get(t.Context(), receiver.ResultKey("wh-secret", events.ChangeKey("test://nautobot", "c-1")))
+	assert.ErrorIs(t, err, receiver.ErrResultNotFound, "nothing is written under the other job's result key")
+
+	// The job's own hook runs, with its params.
+	e.publishJob("mine", "thief", "c-2", change(events.ActionCreate, "2", nil, device("2", "A")), nil)
+	assert.Equal(t, receiver.StatusCompleted, e.waitResult("mine", "c-2").Status)
+	assert.JSONEq(t, `{"threshold":1}`, string(<-params))
+	assert.Equal(t, int32(1), runs.Load())
 }
