@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jobhooks/jobhooks/hookconfig"
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
 )
 
 // jobStates follows the jobs bucket: which jobs are registered and enabled.
@@ -19,6 +20,7 @@ type jobStates struct {
 	enabled atomic.Pointer[map[string]bool] // registered jobs → enabled
 	ready   chan struct{}
 	done    chan struct{}
+	err     error // why it stopped; set before done is closed
 }
 
 func watchJobs(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) (*jobStates, error) {
@@ -50,9 +52,11 @@ func (s *jobStates) run(ctx context.Context, kw jetstream.KeyWatcher, log *slog.
 	for {
 		select {
 		case <-ctx.Done():
+			s.err = context.Cause(ctx)
 			return
 		case e, ok := <-kw.Updates():
 			if !ok {
+				s.err = jhjs.ErrWatchClosed
 				return
 			}
 			if e == nil {

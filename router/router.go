@@ -125,7 +125,9 @@ type pendingChange struct {
 
 // Run ensures the router consumer, loads the hook and job tables (the whole
 // buckets, before the first change is routed), and routes until ctx ends.
-// It returns nil on a clean stop.
+// It returns nil on a clean stop, and an error when it cannot go on: the
+// connection closed, its consumer was deleted, or the watch of a table
+// ended (a restart loads it again).
 func (r *Router) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx) // ends the watchers however Run returns
 	defer cancel()
@@ -168,6 +170,24 @@ func (r *Router) Run(ctx context.Context) error {
 	}()
 	stop := context.AfterFunc(ctx, iter.Stop)
 	defer stop()
+	// A table whose watch ended no longer follows its bucket: stop, with an
+	// error, for a supervisor to restart the router and load it again.
+	watchErr := make(chan error, 1)
+	go func() {
+		var err error
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.hooks.Done():
+			err = fmt.Errorf("the watch of bucket %s ended: %w", jhjs.BucketJobHooks, r.hooks.Err())
+		case <-r.jobs.done:
+			err = fmt.Errorf("the watch of bucket %s ended: %w", jhjs.BucketJobs, r.jobs.err)
+		}
+		if ctx.Err() == nil { // not ended by ctx
+			watchErr <- err
+			iter.Stop()
+		}
+	}()
 
 	var runErr error
 	for {
@@ -197,7 +217,12 @@ func (r *Router) Run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	return runErr
+	select {
+	case err := <-watchErr:
+		return err
+	default:
+		return runErr
+	}
 }
 
 // waitWatchers stops the table watchers and waits until they have ended.

@@ -646,3 +646,81 @@ func TestJobMessagesCarryTheChangeHeadersAsTheyArrived(t *testing.T) {
 	require.Equal(t, note, jm.Event.Extensions()["note"])
 	require.Equal(t, "edge 01", jm.Event.Subject(), "a receiver decodes the values as the binding says")
 }
+
+// watchJS is a JetStream whose KV watches a test can end, as a closed
+// connection or a deleted bucket ends them (nats.go notices a deleted
+// bucket only after its ordered consumer gives up, some seconds later).
+type watchJS struct {
+	jetstream.JetStream
+	mu       sync.Mutex
+	watchers map[string][]jetstream.KeyWatcher // bucket → its watches
+}
+
+type watchKV struct {
+	jetstream.KeyValue
+	js *watchJS
+}
+
+func (j *watchJS) KeyValue(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
+	kv, err := j.JetStream.KeyValue(ctx, bucket)
+	if err != nil {
+		return nil, err
+	}
+	return &watchKV{kv, j}, nil
+}
+
+func (k *watchKV) Watch(ctx context.Context, keys string, opts ...jetstream.WatchOpt) (jetstream.KeyWatcher, error) {
+	return k.record(k.KeyValue.Watch(ctx, keys, opts...))
+}
+
+func (k *watchKV) WatchAll(ctx context.Context, opts ...jetstream.WatchOpt) (jetstream.KeyWatcher, error) {
+	return k.record(k.KeyValue.WatchAll(ctx, opts...))
+}
+
+func (k *watchKV) record(w jetstream.KeyWatcher, err error) (jetstream.KeyWatcher, error) {
+	if err == nil {
+		k.js.mu.Lock()
+		defer k.js.mu.Unlock()
+		k.js.watchers[k.Bucket()] = append(k.js.watchers[k.Bucket()], w)
+	}
+	return w, err
+}
+
+// end ends every watch of bucket.
+func (j *watchJS) end(t *testing.T, bucket string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	require.NotEmpty(t, j.watchers[bucket], "the router watches %s", bucket)
+	for _, w := range j.watchers[bucket] {
+		require.NoError(t, w.Stop())
+	}
+}
+
+// TestRunFailsWhenATableWatchEnds: once ready, a router whose hook or job
+// watch ends (the connection closed, the bucket deleted) stops with an
+// error, for its supervisor to restart it, instead of routing on a table
+// that no longer follows its bucket.
+func TestRunFailsWhenATableWatchEnds(t *testing.T) {
+	for _, bucket := range []string{jhjs.BucketJobHooks, jhjs.BucketJobs} {
+		t.Run(bucket, func(t *testing.T) {
+			e := newEnv(t)
+			js := &watchJS{JetStream: e.srv.JS, watchers: map[string][]jetstream.KeyWatcher{}}
+			r := router.New(js, router.Options{Logger: slog.New(slog.NewTextHandler(e.log, nil))})
+			done := make(chan error, 1)
+			go func() { done <- r.Run(e.ctx) }()
+			select {
+			case <-r.Ready():
+			case err := <-done:
+				t.Fatalf("router stopped: %v", err)
+			}
+			js.end(t, bucket)
+			select {
+			case err := <-done:
+				t.Logf("Run: %v", err)
+				require.ErrorContains(t, err, "the watch of bucket "+bucket+" ended")
+			case <-e.ctx.Done():
+				t.Fatalf("the router did not notice that the watch of %s ended", bucket)
+			}
+		})
+	}
+}
