@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/jobhooks/jobhooks/events"
 )
@@ -27,13 +28,18 @@ type RequestInfo struct {
 }
 
 // Callback returns context to add to the job messages of a change. It must
-// not modify req.Data.
+// not modify req.Data, and it must return when ctx ends: ctx ends after
+// Options.CallbackTimeout. It does not end when the router is stopped, so
+// the change in hand is routed with its context.
 type Callback func(ctx context.Context, req CallbackRequest) (map[string]any, error)
 
 // Callbacks is the registry of context callbacks, in the shape of NetBox's
 // register_webhook_callback: callbacks run in registration order, and their
 // results are shallow-merged into "context", later keys winning. A callback
-// that fails or panics is logged and skipped.
+// that fails, panics or times out is logged and skipped (NetBox's rule),
+// except while the router stops: the failure may be the stop's doing, so
+// the change is not routed without that context but left to be delivered
+// again.
 type Callbacks struct {
 	mu      sync.Mutex
 	started bool
@@ -70,13 +76,17 @@ func (c *Callbacks) freeze() []callbackEntry {
 	return c.entries
 }
 
-// runCallbacks merges what every callback returns; nil when none
-// contributed.
-func runCallbacks(ctx context.Context, log *slog.Logger, entries []callbackEntry, req CallbackRequest) map[string]any {
-	var merged map[string]any
+// runCallbacks merges what every callback returns (nil when none
+// contributed) and says whether one failed. Each callback gets a context of
+// its own that ends after timeout: ctx's values, not its end.
+func runCallbacks(ctx context.Context, log *slog.Logger, entries []callbackEntry, req CallbackRequest, timeout time.Duration) (merged map[string]any, failed bool) {
+	base := context.WithoutCancel(ctx)
 	for _, e := range entries {
-		add, err := callSafely(ctx, e.fn, req)
+		cctx, cancel := context.WithTimeout(base, timeout)
+		add, err := callSafely(cctx, e.fn, req)
+		cancel()
 		if err != nil {
+			failed = true
 			log.Warn("context callback failed; skipped", "callback", e.name, "change_id", req.Request.ChangeID, "error", err)
 			continue
 		}
@@ -88,7 +98,7 @@ func runCallbacks(ctx context.Context, log *slog.Logger, entries []callbackEntry
 		}
 		maps.Copy(merged, add)
 	}
-	return merged
+	return merged, failed
 }
 
 func callSafely(ctx context.Context, fn Callback, req CallbackRequest) (out map[string]any, err error) {

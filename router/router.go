@@ -24,6 +24,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Callbacks add context to job messages; nil means none.
 	Callbacks *Callbacks
+	// CallbackTimeout bounds each context callback (default 5s): its
+	// context ends then, and a callback that has not returned by then
+	// counts as failed (logged and skipped). Callbacks do not get Run's
+	// context: a stop lets the change in hand finish with its context.
+	CallbackTimeout time.Duration
 	// MaxPending bounds the changes whose job messages are published but
 	// not yet acknowledged by the server (default 512).
 	MaxPending int
@@ -87,6 +92,9 @@ func New(js jetstream.JetStream, opts Options) *Router {
 	}
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 10 * time.Second
+	}
+	if opts.CallbackTimeout <= 0 {
+		opts.CallbackTimeout = 5 * time.Second
 	}
 	return &Router{js: js, log: opts.Logger, opts: opts, ready: make(chan struct{})}
 }
@@ -289,7 +297,18 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, boo
 		if msgs == nil {
 			var extra map[string]any
 			if len(r.callbacks) > 0 {
-				extra = runCallbacks(ctx, r.log, r.callbacks, callbackRequest(ce))
+				var failed bool
+				extra, failed = runCallbacks(ctx, r.log, r.callbacks, callbackRequest(ce), r.opts.CallbackTimeout)
+				if failed && ctx.Err() != nil {
+					// Stopping: the failure may be the stop's doing. Rather
+					// than route the change without that context, leave it
+					// to be delivered again.
+					r.log.Info("a context callback failed while stopping; the change is left for redelivery", "change_id", ce.ID())
+					if err := m.Nak(); err != nil {
+						r.log.Warn("release change failed; it is redelivered after the ack wait", "error", err)
+					}
+					return pendingChange{}, false
+				}
 			}
 			if msgs, err = events.NewJobMessagesFrom(ce, m.Headers(), extra); err != nil {
 				// Only an unencodable event gets here, and Decode accepted it.

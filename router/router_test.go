@@ -724,3 +724,100 @@ func TestRunFailsWhenATableWatchEnds(t *testing.T) {
 		})
 	}
 }
+
+// TestCallbacksOfAChangeInHandOutliveTheStop: callbacks get a context of
+// their own, not Run's: a router stopped while a callback runs lets it
+// finish, and the change is routed with its context.
+func TestCallbacksOfAChangeInHandOutliveTheStop(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var callbacks router.Callbacks
+	callbacks.Register("owner", func(ctx context.Context, _ router.CallbackRequest) (map[string]any, error) {
+		close(entered)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return map[string]any{"owner": "neteng"}, nil
+	})
+	r := router.New(e.srv.JS, router.Options{Callbacks: &callbacks, Logger: slog.New(slog.NewTextHandler(e.log, nil))})
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	e.publish("c1", create("d1"))
+	<-entered
+	cancel()
+	close(release)
+	require.NoError(t, <-done)
+
+	msgs := e.jobMessages("audit", 1)
+	require.Equal(t, map[string]any{"owner": "neteng"}, msgs[0].Context, "routed with its context")
+	require.Zero(t, e.pendingChanges(), "and acknowledged")
+}
+
+// TestASlowCallbackTimesOut: each callback has CallbackTimeout; one that
+// takes longer is logged and skipped (NetBox's rule for a failing
+// callback), and routing goes on.
+func TestASlowCallbackTimesOut(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate)
+	var callbacks router.Callbacks
+	callbacks.Register("slow", func(ctx context.Context, _ router.CallbackRequest) (map[string]any, error) {
+		<-ctx.Done() // a CMDB that never answers
+		return map[string]any{"lost": true}, ctx.Err()
+	})
+	callbacks.Register("site", func(context.Context, router.CallbackRequest) (map[string]any, error) {
+		return map[string]any{"site": "DC1"}, nil
+	})
+	r := e.startRouter(router.Options{Callbacks: &callbacks, CallbackTimeout: 20 * time.Millisecond})
+	e.publish("c1", create("d1"))
+	e.publish("c2", create("d2"))
+	e.waitRouted(r, 2)
+	for _, m := range e.jobMessages("audit", 2) {
+		require.Equal(t, map[string]any{"site": "DC1"}, m.Context)
+	}
+	require.Contains(t, e.log.String(), "context callback failed; skipped")
+	require.Contains(t, e.log.String(), "context deadline exceeded")
+}
+
+// TestACallbackFailingAtTheStopLeavesTheChangeForLater: a callback that
+// fails while the router stops may have failed because of the stop; the
+// change is not routed without its context but left for redelivery, and the
+// next router routes it with its context.
+func TestACallbackFailingAtTheStopLeavesTheChangeForLater(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var first router.Callbacks
+	first.Register("owner", func(ctx context.Context, _ router.CallbackRequest) (map[string]any, error) {
+		close(entered)
+		<-release
+		return nil, errors.New("CMDB connection closed")
+	})
+	r := router.New(e.srv.JS, router.Options{Callbacks: &first, Logger: slog.New(slog.NewTextHandler(e.log, nil))})
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	e.publish("c1", create("d1"))
+	<-entered
+	cancel()
+	close(release)
+	require.NoError(t, <-done)
+	e.jobMessages("audit", 0)
+	require.Equal(t, uint64(1), e.pendingChanges(), "not acknowledged")
+
+	var second router.Callbacks
+	second.Register("owner", func(context.Context, router.CallbackRequest) (map[string]any, error) {
+		return map[string]any{"owner": "neteng"}, nil
+	})
+	r = e.startRouter(router.Options{Callbacks: &second})
+	e.waitRouted(r, 1)
+	require.Equal(t, map[string]any{"owner": "neteng"}, e.jobMessages("audit", 1)[0].Context)
+}
