@@ -11,8 +11,11 @@
 // once, and exactly once when a router that crashed is back within the
 // JOBS stream's duplicate window (2 minutes), since job messages carry
 // Nats-Msg-Id <change id>.<hook>. Job messages of one job are stored in the
-// order their changes were stored. When a publish fails, the router
-// publishes it again and the following ones one at a time, in order, until
-// it has caught up; only a message already in flight when the failure
-// cleared can land ahead of the retried one.
+// order their changes were stored. One goroutine, the acknowledger, sends
+// every job message and sees every confirmation, in order: when a job
+// message is not stored (refused, unconfirmed, or its publish failed at
+// once), it sends nothing new, publishes that one again with back-off and
+// then the ones after it that were not stored, one at a time, and sends new
+// ones only once every change it had sent is done. Only a message already in
+// flight when the failure happened can land ahead of the retried one.
 package router

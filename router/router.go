@@ -66,11 +66,8 @@ type Router struct {
 	jobs  *jobStates
 
 	changes, routed, deadLettered, skippedLoop, skippedJob atomic.Uint64
-	// degraded is set when a job message had to be published again: until
-	// the acknowledger has caught up, route leaves publishing to it, one
-	// message at a time, so that later changes do not overtake the repeat.
-	degraded atomic.Bool
-	warned   sync.Map // hook → time of the last "job not enabled" warning
+
+	warned sync.Map // hook → time of the last "job not enabled" warning
 }
 
 // New returns a router publishing through js.
@@ -124,13 +121,6 @@ func (r *Router) Stats() Stats {
 	}
 }
 
-// pendingChange is a change whose job messages are being stored.
-type pendingChange struct {
-	msg     jetstream.Msg
-	jobs    []*nats.Msg
-	futures []jetstream.PubAckFuture
-}
-
 // Run ensures the router consumer, loads the hook and job tables (the whole
 // buckets, before the first change is routed), and routes until ctx ends.
 // It returns nil on a clean stop, and an error when it cannot go on: the
@@ -167,6 +157,13 @@ func (r *Router) Run(ctx context.Context) error {
 		return fmt.Errorf("consume %s: %w", jhjs.StreamChanges, err)
 	}
 	pending := make(chan pendingChange, r.opts.MaxPending)
+	// The acknowledger can hold every change delivered and not yet
+	// acknowledged, as many as the consumer lets the router have (within
+	// reason), so that the fetch loop keeps taking what is delivered.
+	held := max(r.opts.MaxPending, 1000)
+	if limit := cons.CachedInfo().Config.MaxAckPending; limit > 0 {
+		held = max(r.opts.MaxPending, min(limit, 10000))
+	}
 	ackerDone := make(chan struct{})
 	// The acknowledger outlives ctx by up to DrainTimeout: what is already
 	// stored when the router stops is acknowledged, not routed again later.
@@ -174,7 +171,7 @@ func (r *Router) Run(ctx context.Context) error {
 	defer cancelAck()
 	go func() {
 		defer close(ackerDone)
-		r.ackInOrder(ackCtx, pending)
+		r.ackInOrder(ackCtx, pending, held)
 	}()
 	stop := context.AfterFunc(ctx, iter.Stop)
 	defer stop()
@@ -215,7 +212,16 @@ func (r *Router) Run(ctx context.Context) error {
 			continue
 		}
 		if p, ok := r.route(ctx, m); ok {
-			pending <- p
+			select {
+			case pending <- p:
+			default:
+				select {
+				case pending <- p:
+				case <-ctx.Done():
+					// Stopping while the acknowledger is full (JOBS
+					// refusing messages): p is left to be delivered again.
+				}
+			}
 		}
 	}
 	close(pending)
@@ -272,9 +278,9 @@ func (r *Router) loadTables(ctx context.Context) error {
 	}
 }
 
-// route decodes one change and starts publishing its job messages. Invalid
-// changes are dead-lettered and terminated here (ok false); the rest are
-// returned to be acknowledged in order once stored.
+// route decodes one change and renders its job messages. Invalid changes
+// are dead-lettered and terminated here (ok false); the rest are returned
+// for the acknowledger to publish, and to acknowledge in order once stored.
 func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, bool) {
 	r.changes.Add(1)
 	ce, err := events.Decode(m.Subject(), m.Headers(), m.Data())
@@ -323,16 +329,6 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, boo
 		}
 		p.jobs = append(p.jobs, job)
 	}
-	degraded := r.degraded.Load()
-	for _, job := range p.jobs {
-		var f jetstream.PubAckFuture
-		if !degraded {
-			if f, err = r.js.PublishMsgAsync(job); err != nil {
-				f = nil
-			}
-		}
-		p.futures = append(p.futures, f) // nil: ackInOrder publishes it, in order
-	}
 	return p, true
 }
 
@@ -367,70 +363,6 @@ func (r *Router) jobEnabled(h *hookconfig.Hook) bool {
 		r.log.Warn("hook skipped: its job "+reason, "hook", h.Name, "job", h.Job)
 	}
 	return false
-}
-
-// ackInOrder acknowledges changes in the order they arrived, each once all
-// its job messages are stored. A job message that is not confirmed is
-// published again, with back-off, until it is: a change is never
-// acknowledged early. One that the server refuses for good (too large, ...)
-// sends its change to the dead letters instead.
-func (r *Router) ackInOrder(ctx context.Context, pending <-chan pendingChange) {
-	for p := range pending {
-		var err error
-		for i, f := range p.futures {
-			if err = r.awaitStored(ctx, p.jobs[i], f); err != nil {
-				break
-			}
-		}
-		if len(pending) == 0 {
-			r.degraded.Store(false) // caught up: nothing can overtake now
-		}
-		switch {
-		case err == nil:
-			r.routed.Add(uint64(len(p.jobs)))
-			if err := p.msg.Ack(); err != nil {
-				r.log.Warn("acknowledge change failed; it will be redelivered and de-duplicated", "error", err)
-			}
-		case ctx.Err() != nil:
-			// Stopping: leave it unacknowledged; it is redelivered, and
-			// de-duplication drops what was already stored.
-		default:
-			r.deadLetter(ctx, p.msg, err)
-		}
-	}
-}
-
-// awaitStored waits for the confirmation f of job (nil: not sent yet) and
-// publishes job again until it is stored. It returns nil once stored, the
-// context's error when stopping, or the error of a publish the server
-// refuses for good.
-func (r *Router) awaitStored(ctx context.Context, job *nats.Msg, f jetstream.PubAckFuture) error {
-	attrs := []any{"subject", job.Subject, "msg_id", job.Header.Get(nats.MsgIdHdr)}
-	if f != nil {
-		timeout := time.NewTimer(r.opts.AckTimeout)
-		defer timeout.Stop()
-		var reason []any
-		select {
-		case <-f.Ok():
-			return nil
-		case err := <-f.Err():
-			reason = []any{"error", err}
-		case <-timeout.C:
-			reason = []any{"error", "no confirmation", "waited", r.opts.AckTimeout}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		// From here on, job messages are published one at a time, in
-		// order, until the acknowledger has caught up: later changes must
-		// not overtake this one. (Those already sent may have, if the
-		// failure cleared while they were in flight.)
-		r.degraded.Store(true)
-		r.log.Warn("store job message failed; publishing it again, and the next ones in order", append(attrs, reason...)...)
-	}
-	return r.retry(ctx, "store job message", func() error {
-		_, err := r.js.PublishMsg(ctx, job)
-		return err
-	}, attrs...)
 }
 
 // retry runs op with exponential back-off until it succeeds (nil), ctx

@@ -821,3 +821,75 @@ func TestACallbackFailingAtTheStopLeavesTheChangeForLater(t *testing.T) {
 	e.waitRouted(r, 1)
 	require.Equal(t, map[string]any{"owner": "neteng"}, e.jobMessages("audit", 1)[0].Context)
 }
+
+// stallJS refuses the async publishes of one job message, as nats.go does
+// when too many publishes are outstanding, until the message after it has
+// been published or it has refused it `tries` times.
+type stallJS struct {
+	jetstream.JetStream
+	stall, next string // Nats-Msg-Id of the stalled message and of the one after it
+	mu          sync.Mutex
+	tries       int
+	nextSent    bool
+}
+
+func (j *stallJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	if j.refuse(m.Header.Get(nats.MsgIdHdr)) {
+		return nil, jetstream.ErrTooManyStalledMsgs
+	}
+	return j.JetStream.PublishMsgAsync(m, opts...)
+}
+
+func (j *stallJS) PublishMsg(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	if j.refuse(m.Header.Get(nats.MsgIdHdr)) {
+		return nil, jetstream.ErrTooManyStalledMsgs
+	}
+	return j.JetStream.PublishMsg(ctx, m, opts...)
+}
+
+func (j *stallJS) refuse(id string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	switch id {
+	case j.next:
+		j.nextSent = true
+	case j.stall:
+		if !j.nextSent && j.tries > 0 {
+			j.tries--
+			return true
+		}
+	}
+	return false
+}
+
+// TestOrderHoldsWhenAPublishFailsAtOnce: a job message whose publish fails
+// at once (no confirmation to wait for) is published again before any
+// later change's, so the job messages of one object stay in order.
+func TestOrderHoldsWhenAPublishFailsAtOnce(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionUpdate)
+	const n = 60
+	for i := range n {
+		_, err := e.pub.PublishAsync(update("d1", fmt.Sprint(i), fmt.Sprint(i+1)), events.EventOptions{ID: fmt.Sprintf("u%03d", i)})
+		require.NoError(t, err)
+	}
+	<-e.pub.PublishAsyncComplete()
+	msgID := func(i int) string {
+		return events.ChangeKey("test://router", fmt.Sprintf("u%03d", i)) + ".device-audit"
+	}
+	js := &stallJS{JetStream: e.srv.JS, stall: msgID(10), next: msgID(11), tries: 200}
+	r := router.New(js, router.Options{MaxPending: 16, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(e.log, nil))})
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	e.waitRouted(r, n)
+	for i, m := range e.jobMessages("audit", n) {
+		require.Equal(t, fmt.Sprintf("u%03d", i), m.ID())
+	}
+}

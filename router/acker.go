@@ -1,0 +1,226 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// pendingChange is a routed change in the acknowledger's hands: its job
+// messages and their publish confirmations.
+type pendingChange struct {
+	msg     jetstream.Msg
+	jobs    []*nats.Msg
+	futures []jetstream.PubAckFuture // per job; nil while not sent, or to be sent again
+}
+
+// acker owns everything between routing and acknowledging: it publishes
+// the job messages of the changes it is given, in the order it was given
+// them, and acknowledges each change once all its job messages are stored.
+// Being the one goroutine that sees every change and every confirmation,
+// in order, it alone decides when publishing may run ahead.
+//
+// Normally up to MaxPending changes have their job messages in flight at
+// once. When one is not stored (refused, unconfirmed, or its publish failed
+// at once), the acker is degraded: it sends nothing new, publishes that
+// message again (with back-off) and then every one sent after it that was
+// not stored, one at a time and in order, and only once every change it had
+// sent is done does it send again. So no job message is stored ahead of an
+// earlier one that failed, except one already in flight when it failed.
+type acker struct {
+	r *Router
+
+	q          []pendingChange // a ring: q[head] is the oldest change
+	head, n    int
+	sent       int  // q[head:head+sent] have been sent
+	degraded   bool // send nothing new until sent is 0
+	job        int  // the head's job message being confirmed
+	attempt    int  // failed attempts at storing it
+	awaiting   bool // timer runs for its confirmation
+	backingOff bool // timer runs for its back-off
+	timer      *time.Timer
+}
+
+// ackInOrder runs the acknowledger until in is closed and every change it
+// delivered is done, or ctx ends (changes not done are left to be
+// delivered again).
+func (r *Router) ackInOrder(ctx context.Context, in <-chan pendingChange, capacity int) {
+	a := &acker{r: r, q: make([]pendingChange, capacity), timer: time.NewTimer(time.Hour)}
+	a.timer.Stop()
+	defer a.timer.Stop()
+	for {
+		var f jetstream.PubAckFuture
+		for {
+			a.send()
+			// Settling makes room to send more, or leaves degraded mode.
+			if f = a.settle(ctx); !a.canSend() {
+				break
+			}
+		}
+		if in == nil && a.n == 0 {
+			return
+		}
+		recv := in
+		if a.n == len(a.q) {
+			recv = nil // full: the fetch loop waits
+		}
+		var stored <-chan *jetstream.PubAck
+		var refused <-chan error
+		if f != nil {
+			stored, refused = f.Ok(), f.Err()
+		}
+		select {
+		case p, ok := <-recv:
+			if !ok {
+				in = nil
+				continue
+			}
+			a.push(p)
+		case <-stored:
+			a.stored()
+		case err := <-refused:
+			a.failed(ctx, err)
+		case <-a.timer.C:
+			if a.backingOff {
+				a.backingOff = false
+			} else {
+				a.awaiting = false
+				a.failed(ctx, fmt.Errorf("no confirmation within %s", r.opts.AckTimeout))
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// push queues p, reusing the slot's futures slice.
+func (a *acker) push(p pendingChange) {
+	slot := &a.q[(a.head+a.n)%len(a.q)]
+	futures := slices.Grow(slot.futures[:0], len(p.jobs))[:len(p.jobs)]
+	*slot = p
+	slot.futures = futures
+	a.n++
+}
+
+// pop removes the head, done, and leaves degraded mode once every change
+// sent is done.
+func (a *acker) pop() {
+	slot := &a.q[a.head]
+	clear(slot.futures)
+	*slot = pendingChange{futures: slot.futures[:0]}
+	a.head = (a.head + 1) % len(a.q)
+	a.n--
+	a.sent--
+	a.job, a.attempt = 0, 0
+	a.stopTimer()
+	if a.degraded && a.sent == 0 {
+		a.degraded = false
+		a.r.log.Info("job messages stored again; publishing the next ones")
+	}
+}
+
+func (a *acker) stopTimer() {
+	a.timer.Stop()
+	a.awaiting, a.backingOff = false, false
+}
+
+func (a *acker) canSend() bool {
+	return !a.degraded && a.sent < a.n && a.sent < a.r.opts.MaxPending
+}
+
+// send publishes the job messages of the next changes, in order, while
+// not degraded and fewer than MaxPending changes are in flight.
+func (a *acker) send() {
+	for a.canSend() {
+		p := &a.q[(a.head+a.sent)%len(a.q)]
+		a.sent++
+		for i, job := range p.jobs {
+			f, err := a.r.js.PublishMsgAsync(job)
+			if err != nil {
+				// The rest go one at a time when p is the head; a failure
+				// that retrying can mend stops sending until then.
+				if !permanent(err) {
+					a.degraded = true
+					a.r.log.Warn("publish job message failed; publishing it again, and the next ones in order",
+						"subject", job.Subject, "msg_id", job.Header.Get(nats.MsgIdHdr), "error", err)
+				}
+				break
+			}
+			p.futures[i] = f
+		}
+	}
+}
+
+// settle finishes the head changes whose job messages are all stored,
+// (re)sends the head's current job message when it has none in flight, and
+// returns the confirmation to wait for (nil: none, e.g. backing off).
+func (a *acker) settle(ctx context.Context) jetstream.PubAckFuture {
+	for a.n > 0 && a.sent > 0 {
+		p := &a.q[a.head]
+		if a.job == len(p.jobs) {
+			a.r.routed.Add(uint64(len(p.jobs)))
+			if err := p.msg.Ack(); err != nil {
+				a.r.log.Warn("acknowledge change failed; it will be redelivered and de-duplicated", "error", err)
+			}
+			a.pop()
+			continue
+		}
+		if a.backingOff {
+			return nil
+		}
+		f := p.futures[a.job]
+		if f == nil {
+			var err error
+			if f, err = a.r.js.PublishMsgAsync(p.jobs[a.job]); err != nil {
+				a.failed(ctx, err)
+				continue
+			}
+			p.futures[a.job] = f
+		}
+		if !a.awaiting {
+			a.awaiting = true
+			a.timer.Reset(a.r.opts.AckTimeout)
+		}
+		return f
+	}
+	return nil
+}
+
+// stored: the head's current job message is stored.
+func (a *acker) stored() {
+	a.stopTimer()
+	a.job++
+	a.attempt = 0
+}
+
+// failed: the head's current job message was not stored. One the server
+// refuses for good (too large, ...) sends its change to the dead letters;
+// any other failure degrades the acker and the message is sent again after
+// a back-off.
+func (a *acker) failed(ctx context.Context, err error) {
+	a.stopTimer()
+	p := &a.q[a.head]
+	job := p.jobs[a.job]
+	p.futures[a.job] = nil
+	if permanent(err) {
+		// Its change is done: dead-lettered and terminated, or left for
+		// redelivery when stopping.
+		a.r.deadLetter(ctx, p.msg, err)
+		a.pop()
+		return
+	}
+	a.degraded = true
+	a.attempt++
+	delay := a.r.opts.RetryMin << min(a.attempt-1, 30)
+	if delay <= 0 || delay > a.r.opts.RetryMax {
+		delay = a.r.opts.RetryMax
+	}
+	a.r.log.Warn("store job message failed; publishing it again, and the next ones in order",
+		"subject", job.Subject, "msg_id", job.Header.Get(nats.MsgIdHdr), "attempt", a.attempt, "retry_in", delay, "error", err)
+	a.backingOff = true
+	a.timer.Reset(delay)
+}
