@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/jobhooks/jobhooks/events"
 	"github.com/jobhooks/jobhooks/hookconfig"
 )
@@ -146,7 +148,18 @@ func (j *jobRunner) attempt(d *delivery) {
 	ctx, cancel = j.settleContext() // the first may have expired while the job ran
 	defer cancel()
 	if err := j.storeResult(ctx, res); err != nil {
-		logger.Error("cannot record the job's result", "error", err)
+		// Settled now, the message would leave a record saying running
+		// forever, and nothing would retry it: it is released for
+		// another attempt instead, unless the server will not redeliver it.
+		if d.attempts() < j.consumerCfg.MaxDeliver {
+			delay := j.retryDelay(n, nil)
+			logger.Error("cannot record the job's result; releasing the message for another attempt", "error", err,
+				"status", res.Status, "retry_in", delay)
+			settle = func() error { return d.msg.NakWithDelay(delay) }
+		} else {
+			logger.Error("cannot record the job's result, on the message's last delivery: settling it without", "error", err,
+				"status", res.Status, "stream_seq", d.meta.Sequence.Stream)
+		}
 	}
 	if err := settle(); err != nil {
 		logger.Warn("cannot settle the job message; the server will redeliver it", "error", err)
@@ -337,12 +350,14 @@ func (j *jobRunner) storeResult(ctx context.Context, res *Result) error {
 }
 
 // settleWithRetries runs a settling write up to settleTries times, with a
-// growing pause, until it succeeds or ctx ends.
+// growing pause, until it succeeds or ctx ends. A message too large for
+// the server (nats.ErrMaxPayload) is not a passing fault: it is not tried
+// again.
 func settleWithRetries(ctx context.Context, write func() error) error {
 	wait := 100 * time.Millisecond
 	for try := 1; ; try++ {
 		err := write()
-		if err == nil || try == settleTries {
+		if err == nil || try == settleTries || errors.Is(err, nats.ErrMaxPayload) {
 			return err
 		}
 		select {

@@ -49,7 +49,8 @@ type Job struct {
 	publisher   *events.Publisher
 
 	mu        sync.Mutex
-	logs      []LogEntry
+	logs      []LogEntry // the newest entries, at most maxLogEntries+maxLogEntries/4
+	dropped   int        // entries dropped from logs, oldest first
 	failed    bool
 	published map[string]int // per object and action: changes published so far
 }
@@ -112,6 +113,10 @@ func (j *Job) Log(level Level, msg string, data any, obj ...ObjectRef) {
 
 func (j *Job) log(level Level, msg string, obj []ObjectRef) { j.logData(level, msg, nil, obj) }
 
+// logData adds an entry, its fields capped (data is encoded now, so a
+// value changed later, or one that cannot be encoded, does no harm). The
+// log keeps the newest maxLogEntries, counting those it drops: a job
+// logging in a loop cannot grow it without bound.
 func (j *Job) logData(level Level, msg string, data any, obj []ObjectRef) {
 	e := LogEntry{Time: time.Now().UTC(), Level: level, Message: msg, Data: data}
 	attrs := []any{"log_level", string(level)}
@@ -120,17 +125,33 @@ func (j *Job) logData(level Level, msg string, data any, obj []ObjectRef) {
 		e.Object = &ref
 		attrs = append(attrs, "object", ref.ContentType+" "+ref.ID)
 	}
+	e = capEntry(e)
 	j.mu.Lock()
 	j.logs = append(j.logs, e)
+	if n := len(j.logs); n >= maxLogEntries+maxLogEntries/4 {
+		cut := n - maxLogEntries
+		j.dropped += cut
+		j.logs = append(j.logs[:0], j.logs[cut:]...)
+	}
 	j.mu.Unlock()
 	j.logger.Log(context.Background(), slogLevel(level), msg, attrs...)
 }
 
-// entries returns a copy of the log so far.
+// entries returns a copy of the log so far: at most maxLogEntries, after a
+// marker counting the older ones dropped.
 func (j *Job) entries() []LogEntry {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return append([]LogEntry(nil), j.logs...)
+	logs, dropped := j.logs, j.dropped
+	if n := len(logs); n > maxLogEntries {
+		dropped += n - maxLogEntries
+		logs = logs[n-maxLogEntries:]
+	}
+	out := make([]LogEntry, 0, len(logs)+1)
+	if dropped > 0 {
+		out = append(out, droppedMarker(logs[0], dropped))
+	}
+	return append(out, logs...)
 }
 
 func slogLevel(l Level) slog.Level {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -67,15 +66,11 @@ func ResultKey(hook, changeKey string) string {
 	return hook + "." + changeKey
 }
 
-// Limits that keep a result record well under the server's message size.
-const (
-	maxLogEntries = 500
-	maxLogMessage = 8 << 10
-)
-
 // Results reads job results from the job_results bucket.
 type Results struct {
 	kv jetstream.KeyValue
+	// maxPayload is the connection's max payload; nil: the server default.
+	maxPayload func() int64
 }
 
 // NewResults returns a reader of kv, the job_results bucket.
@@ -153,24 +148,26 @@ func decodeResult(key string, value []byte) (*Result, error) {
 	return &r, nil
 }
 
-// put stores r under its key.
+// put stores r under its key, trimmed to fit (see encodeResult).
 func (rs *Results) put(ctx context.Context, r *Result) error {
-	if n := len(r.Logs); n > maxLogEntries {
-		dropped := LogEntry{Time: r.Logs[n-maxLogEntries].Time, Level: LevelWarning,
-			Message: fmt.Sprintf("%d earlier log entries dropped", n-maxLogEntries+1)}
-		r.Logs = append([]LogEntry{dropped}, r.Logs[n-maxLogEntries+1:]...)
-	}
-	for i := range r.Logs {
-		if m := r.Logs[i].Message; len(m) > maxLogMessage {
-			r.Logs[i].Message = strings.ToValidUTF8(m[:maxLogMessage], "") + "…"
-		}
-	}
-	data, err := json.Marshal(r)
+	data, _, err := encodeResult(r, rs.recordLimit())
 	if err != nil {
-		return fmt.Errorf("encode job result %s: %w", r.Key(), err)
+		return err
 	}
 	if _, err := rs.kv.Put(ctx, r.Key(), data); err != nil {
 		return fmt.Errorf("store job result %s: %w", r.Key(), err)
 	}
 	return nil
+}
+
+// recordLimit is the most a record may take: the connection's max payload
+// (it may change with the server on a reconnect), less room for headers.
+func (rs *Results) recordLimit() int {
+	limit := int64(defaultMaxPayload)
+	if rs.maxPayload != nil {
+		if n := rs.maxPayload(); n > 0 {
+			limit = n
+		}
+	}
+	return int(limit) - payloadHeadroom
 }

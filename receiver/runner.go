@@ -172,6 +172,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	hookStore := hookconfig.NewStore(buckets[jhjs.BucketJobHooks], jobs)
 	results := NewResults(buckets[jhjs.BucketJobResults])
+	results.maxPayload = r.js.Conn().MaxPayload // records are trimmed to fit
 	publisher := events.NewPublisher(r.js, opts.Source)
 
 	runners := make([]*jobRunner, 0, len(opts.Jobs))
