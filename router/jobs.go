@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"maps"
 	"sync/atomic"
@@ -14,60 +13,21 @@ import (
 )
 
 // jobStates follows the jobs bucket: which jobs are registered and enabled.
-// Like the hook watcher, it loads the whole bucket before it is ready and
-// then applies changes live, swapping an immutable map.
+// Like the hook watcher, it loads the whole bucket before it is ready
+// (jetstream.Follow) and then applies changes live, publishing each new
+// immutable map through an atomic pointer.
 type jobStates struct {
 	enabled atomic.Pointer[map[string]bool] // registered jobs → enabled
-	ready   chan struct{}
-	done    chan struct{}
-	err     error // why it stopped; set before done is closed
+	follow  *jhjs.Follower
 }
 
 func watchJobs(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) (*jobStates, error) {
-	kw, err := kv.WatchAll(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("watch bucket %q: %w", kv.Bucket(), err)
-	}
-	s := &jobStates{ready: make(chan struct{}), done: make(chan struct{})}
+	s := &jobStates{}
 	s.enabled.Store(&map[string]bool{})
-	go s.run(ctx, kw, log.With("bucket", kv.Bucket()))
-	return s, nil
-}
-
-// state says whether job is registered, and enabled.
-func (s *jobStates) state(job string) (registered, enabled bool) {
-	enabled, registered = (*s.enabled.Load())[job]
-	return registered, enabled
-}
-
-func (s *jobStates) run(ctx context.Context, kw jetstream.KeyWatcher, log *slog.Logger) {
-	defer close(s.done)
-	defer func() {
-		_ = kw.Stop()
-		for range kw.Updates() { // let nats.go's delivery goroutine finish
-		}
-	}()
-	jobs := map[string]bool{}
-	loading := true
-	for {
-		select {
-		case <-ctx.Done():
-			s.err = context.Cause(ctx)
-			return
-		case e, ok := <-kw.Updates():
-			if !ok {
-				s.err = jhjs.ErrWatchClosed
-				return
-			}
-			if e == nil {
-				loading = false
-				s.enabled.Store(&jobs)
-				close(s.ready)
-				continue
-			}
-			if !loading {
-				jobs = maps.Clone(jobs) // readers hold the published map
-			}
+	log = log.With("bucket", kv.Bucket())
+	f, err := jhjs.Follow(ctx, kv, jetstream.AllKeys, func(batch []jetstream.KeyValueEntry, _ bool) {
+		jobs := maps.Clone(*s.enabled.Load()) // readers hold the published map
+		for _, e := range batch {
 			switch e.Operation() {
 			case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
 				delete(jobs, e.Key())
@@ -76,13 +36,22 @@ func (s *jobStates) run(ctx context.Context, kw jetstream.KeyWatcher, log *slog.
 				if err != nil {
 					log.Error("invalid job registration ignored; its hooks route nothing", "key", e.Key(), "revision", e.Revision(), "error", err)
 					delete(jobs, e.Key())
-					break
+					continue
 				}
 				jobs[job.Name] = job.Enabled
 			}
-			if !loading {
-				s.enabled.Store(&jobs)
-			}
 		}
+		s.enabled.Store(&jobs)
+	})
+	if err != nil {
+		return nil, err
 	}
+	s.follow = f
+	return s, nil
+}
+
+// state says whether job is registered, and enabled.
+func (s *jobStates) state(job string) (registered, enabled bool) {
+	enabled, registered = (*s.enabled.Load())[job]
+	return registered, enabled
 }

@@ -185,8 +185,8 @@ func (r *Router) Run(ctx context.Context) error {
 			return
 		case <-r.hooks.Done():
 			err = fmt.Errorf("the watch of bucket %s ended: %w", jhjs.BucketJobHooks, r.hooks.Err())
-		case <-r.jobs.done:
-			err = fmt.Errorf("the watch of bucket %s ended: %w", jhjs.BucketJobs, r.jobs.err)
+		case <-r.jobs.follow.Done():
+			err = fmt.Errorf("the watch of bucket %s ended: %w", jhjs.BucketJobs, r.jobs.follow.Err())
 		}
 		if ctx.Err() == nil { // not ended by ctx
 			watchErr <- err
@@ -195,6 +195,7 @@ func (r *Router) Run(ctx context.Context) error {
 	}()
 
 	var runErr error
+	var released []jetstream.Msg
 	for {
 		m, err := iter.Next()
 		if err != nil {
@@ -211,7 +212,11 @@ func (r *Router) Run(ctx context.Context) error {
 			r.log.Warn("receiving changes", "error", err) // e.g. missed heartbeats: the iterator recovers
 			continue
 		}
-		if p, ok := r.route(ctx, m); ok {
+		p, out := r.route(ctx, m)
+		switch out {
+		case release:
+			released = append(released, m)
+		case queue:
 			select {
 			case pending <- p:
 			default:
@@ -227,6 +232,9 @@ func (r *Router) Run(ctx context.Context) error {
 	close(pending)
 	drain := time.AfterFunc(r.opts.DrainTimeout, cancelAck)
 	defer drain.Stop()
+	if len(released) > 0 {
+		r.releaseAfter(ackCtx, iter, released)
+	}
 	<-ackerDone
 	if ctx.Err() != nil {
 		return nil
@@ -239,6 +247,24 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 }
 
+// releaseAfter releases msgs for redelivery (nak) once the stopped iter has
+// unsubscribed: until then the server may hand them straight back to its
+// pull requests, to be dropped with the iterator's buffer, and they would
+// come back only after the ack wait.
+func (r *Router) releaseAfter(ctx context.Context, iter jetstream.MessagesContext, msgs []jetstream.Msg) {
+	if c, ok := iter.(interface{ Closed() <-chan struct{} }); ok {
+		select {
+		case <-c.Closed():
+		case <-ctx.Done():
+		}
+	}
+	for _, m := range msgs {
+		if err := m.Nak(); err != nil {
+			r.log.Warn("release change failed; it is redelivered after the ack wait", "error", err)
+		}
+	}
+}
+
 // waitWatchers stops the table watchers and waits until they have ended.
 func (r *Router) waitWatchers(cancel context.CancelFunc) {
 	cancel()
@@ -246,7 +272,7 @@ func (r *Router) waitWatchers(cancel context.CancelFunc) {
 		<-r.hooks.Done()
 	}
 	if r.jobs != nil {
-		<-r.jobs.done
+		<-r.jobs.follow.Done()
 	}
 }
 
@@ -268,32 +294,37 @@ func (r *Router) loadTables(ctx context.Context) error {
 	if err := r.hooks.WaitReady(ctx); err != nil {
 		return fmt.Errorf("load hooks: %w", err)
 	}
-	select {
-	case <-r.jobs.ready:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-r.jobs.done:
-		return fmt.Errorf("load jobs: the watch of bucket %s ended", jhjs.BucketJobs)
+	if err := r.jobs.follow.WaitReady(ctx); err != nil {
+		return fmt.Errorf("load jobs: %w", err)
 	}
+	return nil
 }
 
+// outcome says what became of a change route was given.
+type outcome int
+
+const (
+	queue   outcome = iota // for the acknowledger
+	handled                // dead-lettered and terminated (or left) by route
+	release                // stopping: to be released for redelivery
+)
+
 // route decodes one change and renders its job messages. Invalid changes
-// are dead-lettered and terminated here (ok false); the rest are returned
-// for the acknowledger to publish, and to acknowledge in order once stored.
-func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, bool) {
+// are dead-lettered and terminated here; the rest are returned for the
+// acknowledger to publish, and to acknowledge in order once stored.
+func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, outcome) {
 	r.changes.Add(1)
 	ce, err := events.Decode(m.Subject(), m.Headers(), m.Data())
 	if err != nil {
 		r.deadLetter(ctx, m, err)
-		return pendingChange{}, false
+		return pendingChange{}, handled
 	}
 	p := pendingChange{msg: m}
 	if origin := ce.HookOrigin(); origin != "" {
 		// Nautobot's loop prevention: a job's own change triggers no hook.
 		r.skippedLoop.Add(1)
 		r.log.Debug("change made by a job hook receiver; not routed", "change_id", ce.ID(), "hookorigin", origin)
-		return p, true
+		return p, queue
 	}
 	var msgs *events.JobMessages // encoded once per change, on the first enabled hook
 	for _, h := range r.hooks.Index().Lookup(ce.Change.ContentType, ce.Change.Action) {
@@ -310,26 +341,23 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, boo
 					// than route the change without that context, leave it
 					// to be delivered again.
 					r.log.Info("a context callback failed while stopping; the change is left for redelivery", "change_id", ce.ID())
-					if err := m.Nak(); err != nil {
-						r.log.Warn("release change failed; it is redelivered after the ack wait", "error", err)
-					}
-					return pendingChange{}, false
+					return pendingChange{}, release
 				}
 			}
 			if msgs, err = events.NewJobMessagesFrom(ce, m.Headers(), extra); err != nil {
 				// Only an unencodable event gets here, and Decode accepted it.
 				r.deadLetter(ctx, m, fmt.Errorf("build job messages: %w", err))
-				return pendingChange{}, false
+				return pendingChange{}, handled
 			}
 		}
 		job, err := msgs.For(h.Name, h.Job)
 		if err != nil {
 			r.deadLetter(ctx, m, fmt.Errorf("build job message for hook %s: %w", h.Name, err))
-			return pendingChange{}, false
+			return pendingChange{}, handled
 		}
 		p.jobs = append(p.jobs, job)
 	}
-	return p, true
+	return p, queue
 }
 
 func callbackRequest(ce *events.ChangeEvent) CallbackRequest {
