@@ -16,6 +16,7 @@ type pendingChange struct {
 	msg     jetstream.Msg
 	jobs    []*nats.Msg
 	futures []jetstream.PubAckFuture // per job; nil while not sent, or to be sent again
+	period  uint64                   // the keep-alive period it was queued in
 }
 
 // acker owns everything between routing and acknowledging: it publishes
@@ -43,15 +44,21 @@ type acker struct {
 	awaiting   bool // timer runs for its confirmation
 	backingOff bool // timer runs for its back-off
 	timer      *time.Timer
+	period     uint64 // keep-alive periods gone by
 }
 
 // ackInOrder runs the acknowledger until in is closed and every change it
 // delivered is done, or ctx ends (changes not done are left to be
-// delivered again).
-func (r *Router) ackInOrder(ctx context.Context, in <-chan pendingChange, capacity int) {
+// delivered again). Every keepAliveEvery (a third of the consumer's ack
+// wait), it sends an in-progress ack for each change it has held since the
+// previous one, so that changes waiting for JOBS are not delivered again
+// meanwhile.
+func (r *Router) ackInOrder(ctx context.Context, in <-chan pendingChange, capacity int, keepAliveEvery time.Duration) {
 	a := &acker{r: r, q: make([]pendingChange, capacity), timer: time.NewTimer(time.Hour)}
 	a.timer.Stop()
 	defer a.timer.Stop()
+	keepAlive := time.NewTicker(keepAliveEvery)
+	defer keepAlive.Stop()
 	for {
 		var f jetstream.PubAckFuture
 		for {
@@ -91,8 +98,26 @@ func (r *Router) ackInOrder(ctx context.Context, in <-chan pendingChange, capaci
 				a.awaiting = false
 				a.failed(ctx, fmt.Errorf("no confirmation within %s", r.opts.AckTimeout))
 			}
+		case <-keepAlive.C:
+			a.keepAlive()
 		case <-ctx.Done():
 			return
+		}
+	}
+}
+
+// keepAlive sends an in-progress ack for every change held since before
+// the period that just ended: a change gets its first one between one and
+// two periods (a third and two thirds of the ack wait) after it was queued.
+func (a *acker) keepAlive() {
+	a.period++
+	for i := range a.n {
+		p := &a.q[(a.head+i)%len(a.q)]
+		if p.period+1 < a.period { // held for a whole period at least
+			if err := p.msg.InProgress(); err != nil {
+				a.r.log.Warn("in-progress ack of a held change failed", "error", err)
+				return // the connection is down: the next period tries again
+			}
 		}
 	}
 }
@@ -103,6 +128,7 @@ func (a *acker) push(p pendingChange) {
 	futures := slices.Grow(slot.futures[:0], len(p.jobs))[:len(p.jobs)]
 	*slot = p
 	slot.futures = futures
+	slot.period = a.period
 	a.n++
 }
 

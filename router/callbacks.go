@@ -3,10 +3,11 @@ package router
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"maps"
 	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jobhooks/jobhooks/events"
 )
@@ -76,18 +77,27 @@ func (c *Callbacks) freeze() []callbackEntry {
 	return c.entries
 }
 
-// runCallbacks merges what every callback returns (nil when none
-// contributed) and says whether one failed. Each callback gets a context of
-// its own that ends after timeout: ctx's values, not its end.
-func runCallbacks(ctx context.Context, log *slog.Logger, entries []callbackEntry, req CallbackRequest, timeout time.Duration) (merged map[string]any, failed bool) {
+// runCallbacks merges what every callback returns for change m (nil when
+// none contributed) and says whether one failed. Each callback gets a
+// context of its own that ends after CallbackTimeout: ctx's values, not its
+// end. Callbacks that take long in all send m an in-progress ack every
+// third of the ack wait, so that m is not delivered again meanwhile.
+func (r *Router) runCallbacks(ctx context.Context, m jetstream.Msg, req CallbackRequest) (merged map[string]any, failed bool) {
 	base := context.WithoutCancel(ctx)
-	for _, e := range entries {
-		cctx, cancel := context.WithTimeout(base, timeout)
+	last := time.Now()
+	for _, e := range r.callbacks {
+		cctx, cancel := context.WithTimeout(base, r.opts.CallbackTimeout)
 		add, err := callSafely(cctx, e.fn, req)
 		cancel()
+		if now := time.Now(); r.keepAliveEvery > 0 && now.Sub(last) >= r.keepAliveEvery {
+			last = now
+			if err := m.InProgress(); err != nil {
+				r.log.Warn("in-progress ack of a change failed", "change_id", req.Request.ChangeID, "error", err)
+			}
+		}
 		if err != nil {
 			failed = true
-			log.Warn("context callback failed; skipped", "callback", e.name, "change_id", req.Request.ChangeID, "error", err)
+			r.log.Warn("context callback failed; skipped", "callback", e.name, "change_id", req.Request.ChangeID, "error", err)
 			continue
 		}
 		if len(add) == 0 {

@@ -18,4 +18,7 @@
 // then the ones after it that were not stored, one at a time, and sends new
 // ones only once every change it had sent is done. Only a message already in
 // flight when the failure happened can land ahead of the retried one.
+// However long a change is held (JOBS down or full, slow callbacks), it
+// gets an in-progress ack every third of the consumer's ack wait, so it is
+// not delivered and routed again meanwhile.
 package router

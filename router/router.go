@@ -43,6 +43,8 @@ type Options struct {
 	// confirmations of job messages already sent, so that it acknowledges
 	// what is stored (default 10s).
 	DrainTimeout time.Duration
+
+	consumerAckWait time.Duration // tests: the consumer's ack wait, instead of the contract's
 }
 
 // Stats counts what the router did since it started.
@@ -67,7 +69,10 @@ type Router struct {
 
 	changes, routed, deadLettered, skippedLoop, skippedJob atomic.Uint64
 
-	warned sync.Map // hook → time of the last "job not enabled" warning
+	warned sync.Map
+	// keepAliveEvery is a third of the consumer's ack wait: how often a
+	// change held long gets an in-progress ack.
+	keepAliveEvery time.Duration // hook → time of the last "job not enabled" warning
 }
 
 // New returns a router publishing through js.
@@ -131,7 +136,11 @@ func (r *Router) Run(ctx context.Context) error {
 	defer cancel()
 	r.callbacks = r.opts.Callbacks.freeze()
 	var created jhjs.ProvisionResult
-	cons, err := jhjs.EnsureConsumer(ctx, r.js, jhjs.StreamChanges, jhjs.RouterConsumerConfig(), jhjs.WithLogger(r.log), jhjs.WithResult(&created))
+	consCfg := jhjs.RouterConsumerConfig()
+	if r.opts.consumerAckWait > 0 {
+		consCfg.AckWait = r.opts.consumerAckWait
+	}
+	cons, err := jhjs.EnsureConsumer(ctx, r.js, jhjs.StreamChanges, consCfg, jhjs.WithLogger(r.log), jhjs.WithResult(&created))
 	if err != nil {
 		return err
 	}
@@ -156,6 +165,7 @@ func (r *Router) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", jhjs.StreamChanges, err)
 	}
+	r.keepAliveEvery = max(cons.CachedInfo().Config.AckWait/3, time.Millisecond)
 	pending := make(chan pendingChange, r.opts.MaxPending)
 	// The acknowledger can hold every change delivered and not yet
 	// acknowledged, as many as the consumer lets the router have (within
@@ -171,7 +181,7 @@ func (r *Router) Run(ctx context.Context) error {
 	defer cancelAck()
 	go func() {
 		defer close(ackerDone)
-		r.ackInOrder(ackCtx, pending, held)
+		r.ackInOrder(ackCtx, pending, held, r.keepAliveEvery)
 	}()
 	stop := context.AfterFunc(ctx, iter.Stop)
 	defer stop()
@@ -335,7 +345,7 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, out
 			var extra map[string]any
 			if len(r.callbacks) > 0 {
 				var failed bool
-				extra, failed = runCallbacks(ctx, r.log, r.callbacks, callbackRequest(ce), r.opts.CallbackTimeout)
+				extra, failed = r.runCallbacks(ctx, m, callbackRequest(ce))
 				if failed && ctx.Err() != nil {
 					// Stopping: the failure may be the stop's doing. Rather
 					// than route the change without that context, leave it

@@ -893,3 +893,109 @@ func TestOrderHoldsWhenAPublishFailsAtOnce(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("u%03d", i), m.ID())
 	}
 }
+
+// TestHeldChangesAreKeptAliveWhileJobsRefusesMessages: while the router
+// holds changes because JOBS refuses their job messages, it sends
+// in-progress acks for them, so they are not delivered again after the ack
+// wait (and routed again, which past the duplicate window would store their
+// job messages twice).
+func TestHeldChangesAreKeptAliveWhileJobsRefusesMessages(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionUpdate)
+	jobs, err := e.srv.JS.Stream(e.ctx, jhjs.StreamJobs)
+	require.NoError(t, err)
+	cfg := jobs.CachedInfo().Config
+	full := cfg
+	full.MaxMsgs, full.Discard = 5, jetstream.DiscardNew
+	_, err = e.srv.JS.UpdateStream(e.ctx, full)
+	require.NoError(t, err)
+
+	// Count the in-progress acks of each change (by stream sequence).
+	var mu sync.Mutex
+	progress := map[string]int{}
+	sub, err := e.srv.NewConn(t).Subscribe("$JS.ACK."+jhjs.StreamChanges+"."+jhjs.ConsumerRouter+".>", func(m *nats.Msg) {
+		if string(m.Data) == "+WPI" {
+			mu.Lock()
+			defer mu.Unlock()
+			progress[strings.Split(m.Subject, ".")[6]]++
+		}
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	kept := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, n := range progress {
+			if n >= 4 { // the router's period is a third of the ack wait: more than an ack wait went by
+				return true
+			}
+		}
+		return false
+	}
+	cons := func() *jetstream.ConsumerInfo {
+		c, err := e.srv.JS.Consumer(e.ctx, jhjs.StreamChanges, jhjs.ConsumerRouter)
+		require.NoError(t, err)
+		info, err := c.Info(e.ctx)
+		require.NoError(t, err)
+		return info
+	}
+
+	const n = 20
+	for i := range n {
+		e.publish(fmt.Sprintf("u%03d", i), update("d1", fmt.Sprint(i), fmt.Sprint(i+1)))
+	}
+	opts := router.Options{RetryMin: time.Millisecond, RetryMax: 20 * time.Millisecond}
+	router.SetConsumerAckWait(&opts, 500*time.Millisecond)
+	r := e.startRouter(opts)
+	require.Eventually(t, func() bool { return kept() || cons().NumRedelivered > 0 }, 30*time.Second, time.Millisecond)
+	require.Zero(t, cons().NumRedelivered, "no held change is delivered again")
+	require.Equal(t, uint64(n), r.Stats().Changes, "each change received once")
+
+	_, err = e.srv.JS.UpdateStream(e.ctx, cfg)
+	require.NoError(t, err)
+	e.waitRouted(r, n)
+	for i, m := range e.jobMessages("audit", n) {
+		require.Equal(t, fmt.Sprintf("u%03d", i), m.ID())
+	}
+	require.Equal(t, uint64(n), r.Stats().Changes, "each change received once")
+}
+
+// TestSlowCallbacksKeepTheirChangeAlive: callbacks that take longer in all
+// than the ack wait send their change in-progress acks, so it is not
+// delivered (and routed) again meanwhile.
+func TestSlowCallbacksKeepTheirChangeAlive(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate)
+	const slow = 10 // × CallbackTimeout: more than the ack wait
+	finished := make(chan struct{})
+	var callbacks router.Callbacks
+	for i := range slow {
+		callbacks.Register(fmt.Sprint("slow-", i), func(ctx context.Context, req router.CallbackRequest) (map[string]any, error) {
+			if req.Request.ChangeID != "c1" {
+				return nil, nil
+			}
+			<-ctx.Done() // each callback takes its whole CallbackTimeout
+			if i == slow-1 {
+				select {
+				case <-finished:
+				default:
+					close(finished)
+				}
+			}
+			return nil, ctx.Err()
+		})
+	}
+	opts := router.Options{Callbacks: &callbacks, CallbackTimeout: 150 * time.Millisecond}
+	router.SetConsumerAckWait(&opts, time.Second)
+	r := e.startRouter(opts)
+	e.publish("c1", create("d1"))
+	<-finished
+	// Delivered after c1's callbacks: a redelivery of c1 would come first.
+	e.publish("c2", create("d2"))
+	got := e.jobMessages("audit", 2)
+	require.Equal(t, "c1", got[0].ID())
+	require.Equal(t, "c2", got[1].ID())
+	require.Equal(t, uint64(2), r.Stats().Changes, "c1 was not delivered again")
+}
