@@ -46,14 +46,7 @@ func (o outcome) errored() bool { return o.panicked || o.timedOut || o.abandoned
 // then ack, nak with back-off, or dead letter and term.
 func (j *jobRunner) attempt(d *delivery) {
 	jm := d.jm
-	n := d.attempts()
 	maxAttempts := j.opts.Consumer.MaxDeliver
-	// The spare delivery (see jhjs.ReceiverConsumerConfig): the last attempt
-	// never settled, because the receiver running it died. It is not run
-	// again; it settles as that attempt, errored, and is dead-lettered.
-	stranded := n > maxAttempts
-	n = min(n, maxAttempts)
-	final := n >= maxAttempts
 	ctx, cancel := j.settleContext()
 	defer cancel()
 
@@ -66,25 +59,57 @@ func (j *jobRunner) attempt(d *delivery) {
 		return
 	}
 
+	// The record of the earlier attempts. One that cannot be read is not
+	// overwritten (their logs would be lost): the message comes back.
+	var rec *record
+	if err := settleWithRetries(ctx, func() (err error) {
+		rec, err = j.results.load(ctx, ResultKey(jm.Hook, jm.Key()))
+		return err
+	}); err != nil {
+		j.retryLater(d, "cannot read the job's result record", err)
+		return
+	}
+
+	// Which attempt this is: the delivery count, unless the record counts
+	// more attempts of this same message (same JOBS timestamp; a replay is
+	// a new message): a server that lost the consumer's state delivers it
+	// again as its first delivery.
+	created := d.meta.Timestamp.UTC()
+	n := d.attempts()
+	if prev := rec.prev; prev != nil && prev.Created.Equal(created) {
+		if prev.Status.Final() {
+			j.settleAgain(d, prev)
+			return
+		}
+		n = max(n, prev.Attempts+1)
+	}
+	d.attempt = n
+	// The spare delivery (see jhjs.ReceiverConsumerConfig): the last attempt
+	// never settled, because the receiver running it died. It is not run
+	// again; it settles as that attempt, errored, and is dead-lettered.
+	stranded := n > maxAttempts
+	n = min(n, maxAttempts)
+	final := n >= maxAttempts
+
 	change := &Change{Change: jm.Change, ID: jm.ID(), Key: jm.Key(), Hook: jm.Hook, Context: jm.Context, Event: jm.Event}
 	logger := j.logger.With("hook", jm.Hook, "change_id", change.ID, "attempt", n)
 	job := &Job{name: j.name, attempt: n, maxAttempts: maxAttempts, change: change, logger: logger, publisher: j.publisher}
 
 	res := &Result{
 		Hook: jm.Hook, Job: j.name, ChangeID: change.ID, Source: jm.Event.Source(), Status: StatusRunning, Attempts: n,
-		Created: d.meta.Timestamp.UTC(), Started: time.Now().UTC(),
+		Created: created, Started: time.Now().UTC(),
 	}
-	if prev, err := j.results.Get(ctx, res.Key()); err == nil {
-		res.Logs = prev.Logs // earlier attempts, or an earlier replay
-	}
+	var add []LogEntry // this attempt's entries not yet stored
 	var o outcome
 	if stranded {
-		o = outcome{abandoned: true, err: fmt.Errorf("attempt %d of %d never finished (its receiver stopped without settling it)", n, maxAttempts)}
+		o = outcome{abandoned: true, err: fmt.Errorf("attempt %d of %d never finished (its receiver stopped without settling it, or could not store its result)", n, maxAttempts)}
 	} else {
-		res.Logs = append(res.Logs, LogEntry{Time: res.Started, Level: LevelInfo,
+		add = append(add, LogEntry{Time: res.Started, Level: LevelInfo,
 			Message: fmt.Sprintf("Running job %s (attempt %d of %d)", j.name, n, maxAttempts)})
-		if err := j.storeResult(ctx, res); err != nil {
+		if err := j.storeResult(ctx, rec, res, add); err != nil {
 			logger.Error("cannot record the job's start", "error", err)
+		} else {
+			add = nil
 		}
 		change.Params = j.params(hook, hookErr, job)
 		if err := j.checkParams(change.Params); err != nil {
@@ -94,9 +119,9 @@ func (j *jobRunner) attempt(d *delivery) {
 		}
 	}
 
-	res.Logs = append(res.Logs, job.entries()...)
+	add = append(add, job.entries()...)
 	note := func(level Level, msg string) {
-		res.Logs = append(res.Logs, LogEntry{Time: time.Now().UTC(), Level: level, Message: msg})
+		add = append(add, LogEntry{Time: time.Now().UTC(), Level: level, Message: msg})
 	}
 	if o.panicked {
 		note(LevelError, fmt.Sprintf("%v\n%s", o.err, o.stack))
@@ -147,7 +172,7 @@ func (j *jobRunner) attempt(d *delivery) {
 	res.Completed = &now
 	ctx, cancel = j.settleContext() // the first may have expired while the job ran
 	defer cancel()
-	if err := j.storeResult(ctx, res); err != nil {
+	if err := j.storeResult(ctx, rec, res, add); err != nil {
 		// Settled now, the message would leave a record saying running
 		// forever, and nothing would retry it: it is released for
 		// another attempt instead, unless the server will not redeliver it.
@@ -328,8 +353,9 @@ func (j *jobRunner) deadLetter(d *delivery, reason string) error {
 	if d.meta != nil {
 		seq = d.meta.Sequence.Stream
 	}
-	// The spare delivery is not an attempt (see strandedLastAttempt).
-	attempts := min(d.attempts(), j.opts.Consumer.MaxDeliver)
+	// The attempt it ran as, when known (it may exceed the delivery count,
+	// see attempt); the spare delivery is not an attempt.
+	attempts := min(max(d.attempts(), d.attempt), j.opts.Consumer.MaxDeliver)
 	m, err := deadLetterMsg(j.name, d.msg, seq, reason, attempts)
 	if err != nil {
 		return err
@@ -342,11 +368,45 @@ func (j *jobRunner) deadLetter(d *delivery, reason string) error {
 	})
 }
 
-// storeResult writes a result record, trying a few times: it is where
-// the job's logs are, so it is worth a short wait before the message is
-// settled without it.
-func (j *jobRunner) storeResult(ctx context.Context, res *Result) error {
-	return settleWithRetries(ctx, func() error { return j.results.put(ctx, res) })
+// storeResult writes a result record (see record.store), trying a few
+// times: it is where the job's logs are, so it is worth a short wait
+// before the message is released for want of it.
+func (j *jobRunner) storeResult(ctx context.Context, rec *record, res *Result, add []LogEntry) error {
+	return settleWithRetries(ctx, func() error { return rec.store(ctx, res, add) })
+}
+
+// retryLater gives back a message that could not run for a passing reason
+// (why, err), to come back after the back-off. On its last delivery the
+// server would not redeliver it: it is dead-lettered instead, to be
+// replayed.
+func (j *jobRunner) retryLater(d *delivery, why string, err error) {
+	if d.attempts() < j.consumerCfg.MaxDeliver {
+		delay := j.opts.Consumer.RetryDelay(uint64(d.attempts()))
+		j.logger.Error(why+"; releasing the message to try again", "error", err, "hook", d.jm.Hook,
+			"change_id", d.jm.ID(), "stream_seq", d.meta.Sequence.Stream, "retry_in", delay)
+		if err := d.msg.NakWithDelay(delay); err != nil {
+			j.logger.Warn("cannot release a job message; the server will redeliver it", "error", err)
+		}
+		return
+	}
+	j.logger.Error(why+" on the message's last delivery; dead-lettering it", "error", err, "hook", d.jm.Hook,
+		"change_id", d.jm.ID(), "stream_seq", d.meta.Sequence.Stream)
+	j.deadLetterNow(d, fmt.Sprintf("%s (%v) on its last delivery; replay it to run it", why, err))
+}
+
+// settleAgain settles a message whose record is final already: it ran
+// and was settled, but the server lost the settlement (a restart) and
+// delivered it again. It does not run again.
+func (j *jobRunner) settleAgain(d *delivery, prev *Result) {
+	j.logger.Info("job message delivered again after it was settled: its result is final; settling it again without running it",
+		"hook", d.jm.Hook, "change_id", d.jm.ID(), "status", prev.Status, "attempts", prev.Attempts, "stream_seq", d.meta.Sequence.Stream)
+	settle := d.msg.Term // failed or errored: it was dead-lettered, or failed for good
+	if prev.Status == StatusCompleted {
+		settle = d.msg.Ack
+	}
+	if err := settle(); err != nil {
+		j.logger.Warn("cannot settle the job message; the server will redeliver it", "error", err)
+	}
 }
 
 // settleWithRetries runs a settling write up to settleTries times, with a

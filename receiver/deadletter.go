@@ -176,7 +176,8 @@ func deadLetterMsg(job string, msg jetstream.Msg, streamSeq uint64, reason strin
 	if orig == "" {
 		orig = "jobs." + job
 	}
-	m := events.NewDeadLetter(subject, msg.Headers(), msg.Data(), reason, fmt.Sprintf("%s.deadletter-%d", orig, streamSeq))
+	// The reason may carry a job's error at any length: a header must fit.
+	m := events.NewDeadLetter(subject, msg.Headers(), msg.Data(), clip(reason, maxLogMessage), fmt.Sprintf("%s.deadletter-%d", orig, streamSeq))
 	m.Header.Set(events.HeaderAttempts, strconv.Itoa(attempts))
 	return m, nil
 }

@@ -58,8 +58,10 @@ type Job struct {
 // Name returns the job's name.
 func (j *Job) Name() string { return j.name }
 
-// Attempt returns which attempt this is, 1 for the first (the message's
-// delivery count).
+// Attempt returns which attempt this is, 1 for the first: the message's
+// delivery count, or more when its result record counts more attempts of
+// the same message (a server that lost its consumer's state delivers a
+// message again as its first delivery).
 func (j *Job) Attempt() int { return j.attempt }
 
 // MaxAttempts returns how many attempts the job gets in all.

@@ -72,6 +72,9 @@ type delivery struct {
 	jm   *events.JobMessage
 	err  error  // why the message is not a valid job message
 	key  string // what must not be reordered: the object
+	// attempt is the attempt it runs as, once attempt has decided (see
+	// there); 0 before.
+	attempt int
 }
 
 func (d *delivery) attempts() int {
@@ -230,7 +233,7 @@ func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready fu
 			}
 			if info := cons.CachedInfo(); restored.Action == jhjs.ActionCreated && info.NumPending > 0 {
 				// A new consumer starts at the beginning of JOBS.
-				j.logger.Warn("consumer recreated: every job message of this job stored in JOBS will run again", "messages", info.NumPending)
+				j.logger.Warn("consumer recreated: every job message of this job stored in JOBS is delivered again; those whose result is final are settled without running", "messages", info.NumPending)
 			}
 			consumer = cons
 			if current, err = j.startPull(consumer); err != nil {

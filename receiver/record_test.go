@@ -104,10 +104,13 @@ func TestRecordIsTrimmedToTheServersMaxPayload(t *testing.T) {
 }
 
 // faultyJS is a JetStream whose job_results bucket fails the writes that
-// fail says fail, with the error it returns.
+// fail says fail (with the error it returns) and the reads getFail says
+// fail; before, when set, runs before each write.
 type faultyJS struct {
 	jetstream.JetStream
-	fail func(value []byte) error
+	fail    func(value []byte) error
+	getFail func(key string) error
+	before  func(kv jetstream.KeyValue, key string, value []byte)
 }
 
 func (f *faultyJS) KeyValue(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
@@ -115,30 +118,49 @@ func (f *faultyJS) KeyValue(ctx context.Context, bucket string) (jetstream.KeyVa
 	if err != nil || bucket != jhjs.BucketJobResults {
 		return kv, err
 	}
-	return &faultyKV{KeyValue: kv, fail: f.fail}, nil
+	return &faultyKV{KeyValue: kv, f: f}, nil
 }
 
 type faultyKV struct {
 	jetstream.KeyValue
-	fail func(value []byte) error
+	f *faultyJS
+}
+
+func (f *faultyKV) write(key string, value []byte) error {
+	if f.f.before != nil {
+		f.f.before(f.KeyValue, key, value)
+	}
+	if f.f.fail != nil {
+		return f.f.fail(value)
+	}
+	return nil
+}
+
+func (f *faultyKV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	if f.f.getFail != nil {
+		if err := f.f.getFail(key); err != nil {
+			return nil, err
+		}
+	}
+	return f.KeyValue.Get(ctx, key)
 }
 
 func (f *faultyKV) Put(ctx context.Context, key string, value []byte) (uint64, error) {
-	if err := f.fail(value); err != nil {
+	if err := f.write(key, value); err != nil {
 		return 0, err
 	}
 	return f.KeyValue.Put(ctx, key, value)
 }
 
 func (f *faultyKV) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
-	if err := f.fail(value); err != nil {
+	if err := f.write(key, value); err != nil {
 		return 0, err
 	}
 	return f.KeyValue.Create(ctx, key, value, opts...)
 }
 
 func (f *faultyKV) Update(ctx context.Context, key string, value []byte, revision uint64) (uint64, error) {
-	if err := f.fail(value); err != nil {
+	if err := f.write(key, value); err != nil {
 		return 0, err
 	}
 	return f.KeyValue.Update(ctx, key, value, revision)

@@ -148,16 +148,71 @@ func decodeResult(key string, value []byte) (*Result, error) {
 	return &r, nil
 }
 
-// put stores r under its key, trimmed to fit (see encodeResult).
-func (rs *Results) put(ctx context.Context, r *Result) error {
-	data, _, err := encodeResult(r, rs.recordLimit())
+// record is a job message's result record as one attempt reads and writes
+// it: every write is a compare-and-set on the revision last read or
+// written, so an attempt never overwrites what another writer stored
+// meanwhile.
+type record struct {
+	rs   *Results
+	key  string
+	rev  uint64     // of the stored record; 0: none
+	prev *Result    // the stored record; nil: none (or not a valid record)
+	logs []LogEntry // the stored record's logs
+}
+
+// load reads the record at key: an empty one when there is none. Any other
+// failure is an error, so that a record that could not be read is never
+// replaced by one without its earlier logs.
+func (rs *Results) load(ctx context.Context, key string) (*record, error) {
+	rc := &record{rs: rs, key: key}
+	e, err := rs.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return rc, nil
+	}
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("read job result %s: %w", key, err)
 	}
-	if _, err := rs.kv.Put(ctx, r.Key(), data); err != nil {
-		return fmt.Errorf("store job result %s: %w", r.Key(), err)
+	rc.rev = e.Revision()
+	if r, err := decodeResult(e.Key(), e.Value()); err == nil {
+		rc.prev, rc.logs = r, r.Logs
+	} // a value that is no record is replaced
+	return rc, nil
+}
+
+// maxConflicts bounds how often a write is redone on top of another
+// writer's.
+const maxConflicts = 5
+
+// store writes r: the record's logs, then add (this attempt's entries not
+// yet stored), trimmed to fit (see encodeResult). On a conflict it reads
+// the record again and writes on top of it. Once stored, what it wrote is
+// the record's.
+func (rc *record) store(ctx context.Context, r *Result, add []LogEntry) error {
+	for conflicts := 0; ; conflicts++ {
+		r.Logs = append(slices.Clip(rc.logs), add...)
+		data, kept, err := encodeResult(r, rc.rs.recordLimit())
+		if err != nil {
+			return err
+		}
+		var rev uint64
+		if rc.rev == 0 {
+			rev, err = rc.rs.kv.Create(ctx, rc.key, data)
+		} else {
+			rev, err = rc.rs.kv.Update(ctx, rc.key, data, rc.rev)
+		}
+		if err == nil {
+			rc.rev, rc.logs, r.Logs = rev, kept, kept
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyExists) || conflicts == maxConflicts {
+			return fmt.Errorf("store job result %s: %w", rc.key, err)
+		}
+		fresh, err := rc.rs.load(ctx, rc.key)
+		if err != nil {
+			return err
+		}
+		rc.rev, rc.prev, rc.logs = fresh.rev, fresh.prev, fresh.logs
 	}
-	return nil
 }
 
 // recordLimit is the most a record may take: the connection's max payload

@@ -50,7 +50,7 @@ type Options struct {
 	// "jobhooks://receiver").
 	Source string
 	// Logger receives the runner's and the jobs' logs (default
-	// slog.Default()).
+	// slog.Default()), the message and each value of a line cut at 8 KiB.
 	Logger *slog.Logger
 }
 
@@ -140,6 +140,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := opts.validate(r.reg); err != nil {
 		return err
 	}
+	// What the receiver logs carries what changes and jobs hold: every
+	// value is capped (see maxLogValue).
+	opts.Logger = cappedLogger(opts.Logger)
 	logger := opts.Logger
 	if err := createMissing(ctx, r.js, logger); err != nil {
 		return err
