@@ -190,3 +190,19 @@ func TestJobMessagesFromAStructuredChangeAreBinary(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "edge 01", got.Event.Subject())
 }
+
+func TestChangeDeadLetterID(t *testing.T) {
+	h := nats.Header{"ce-id": {"a"}}
+	require.Equal(t, "deadletter.changes.42", events.ChangeDeadLetterID(42, "changes.dcim.device.create", h, []byte("{}")))
+	id := events.ChangeDeadLetterID(0, "changes.dcim.device.create", h, []byte("{}"))
+	require.Regexp(t, `^deadletter\.changes\.sha-[0-9a-f]{32}$`, id)
+	require.Equal(t, id, events.ChangeDeadLetterID(0, "changes.dcim.device.create", nats.Header{"ce-id": {"a"}}, []byte("{}")), "the same message, the same id")
+	for _, other := range []string{
+		events.ChangeDeadLetterID(0, "changes.dcim.device.update", h, []byte("{}")),
+		events.ChangeDeadLetterID(0, "changes.dcim.device.create", nats.Header{"ce-id": {"b"}}, []byte("{}")),
+		events.ChangeDeadLetterID(0, "changes.dcim.device.create", nats.Header{"ce-id": {"a", ""}}, []byte("{}")),
+		events.ChangeDeadLetterID(0, "changes.dcim.device.create", h, []byte("{ }")),
+	} {
+		require.NotEqual(t, id, other)
+	}
+}

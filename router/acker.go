@@ -8,15 +8,20 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jobhooks/jobhooks/events"
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
 )
 
-// pendingChange is a routed change in the acknowledger's hands: its job
-// messages and their publish confirmations.
+// pendingChange is a change in the acknowledger's hands: its job messages,
+// or its dead letter, and their publish confirmations.
 type pendingChange struct {
 	msg     jetstream.Msg
-	jobs    []*nats.Msg
-	futures []jetstream.PubAckFuture // per job; nil while not sent, or to be sent again
+	jobs    []*nats.Msg              // its job messages, or its dead letter alone
+	futures []jetstream.PubAckFuture // per message; nil while not sent, or to be sent again
 	period  uint64                   // the keep-alive period it was queued in
+	dead    bool                     // jobs[0] is its dead letter
+	seq     uint64                   // its CHANGES sequence, when dead (0: unknown)
 }
 
 // acker owns everything between routing and acknowledging: it publishes
@@ -169,7 +174,7 @@ func (a *acker) send() {
 			if err != nil {
 				// The rest go one at a time when p is the head; a failure
 				// that retrying can mend stops sending until then.
-				if !permanent(err) {
+				if !permanent(err) && !p.dead {
 					a.degraded = true
 					a.r.log.Warn("publish job message failed; publishing it again, and the next ones in order",
 						"subject", job.Subject, "msg_id", job.Header.Get(nats.MsgIdHdr), "error", err)
@@ -188,9 +193,14 @@ func (a *acker) settle(ctx context.Context) jetstream.PubAckFuture {
 	for a.n > 0 && a.sent > 0 {
 		p := &a.q[a.head]
 		if a.job == len(p.jobs) {
-			a.r.routed.Add(uint64(len(p.jobs)))
-			if err := p.msg.Ack(); err != nil {
-				a.r.log.Warn("acknowledge change failed; it will be redelivered and de-duplicated", "error", err)
+			if p.dead {
+				a.r.deadLettered.Add(1)
+				a.term(p)
+			} else {
+				a.r.routed.Add(uint64(len(p.jobs)))
+				if err := p.msg.Ack(); err != nil {
+					a.r.log.Warn("acknowledge change failed; it will be redelivered and de-duplicated", "error", err)
+				}
 			}
 			a.pop()
 			continue
@@ -223,30 +233,67 @@ func (a *acker) stored() {
 	a.attempt = 0
 }
 
-// failed: the head's current job message was not stored. One the server
-// refuses for good (too large, ...) sends its change to the dead letters;
-// any other failure degrades the acker and the message is sent again after
-// a back-off.
+// failed: the head's current message was not stored.
+//
+// A job message the server refuses for good (too large, ...) makes its
+// change a dead letter; any other failure degrades the acker and the
+// message is sent again after a back-off.
+//
+// A dead letter that fails is sent again after a back-off too, but without
+// degrading the acker (dead letters have no order to keep), and at most
+// DeadLetterAttempts times: then the change is released for redelivery, so
+// that an outage of DEADLETTER holds routing up for a bounded time only. One
+// the server refuses for good terminates its change, which stays in CHANGES.
 func (a *acker) failed(ctx context.Context, err error) {
 	a.stopTimer()
 	p := &a.q[a.head]
-	job := p.jobs[a.job]
+	msg := p.jobs[a.job]
 	p.futures[a.job] = nil
-	if permanent(err) {
-		// Its change is done: dead-lettered and terminated, or left for
-		// redelivery when stopping.
-		a.r.deadLetter(ctx, p.msg, err)
+	switch {
+	case p.dead && permanent(err):
+		a.r.log.Error("the dead letter was refused; terminating the change, which stays in CHANGES",
+			"stream", jhjs.StreamChanges, "stream_seq", p.seq, "reason", msg.Header.Get(events.HeaderError), "error", err)
+		a.term(p)
 		a.pop()
 		return
+	case p.dead:
+		if a.attempt++; a.attempt >= a.r.opts.DeadLetterAttempts {
+			a.r.log.Warn("store dead letter failed; the change is released for redelivery",
+				"stream_seq", p.seq, "attempts", a.attempt, "redelivery_in", a.r.opts.RetryMax, "error", err)
+			if err := p.msg.NakWithDelay(a.r.opts.RetryMax); err != nil {
+				a.r.log.Warn("release change failed; it is redelivered after the ack wait", "error", err)
+			}
+			a.pop()
+			return
+		}
+	case permanent(err):
+		dl := a.r.deadLetterOf(p.msg, fmt.Errorf("store job message for hook %s: %w", msg.Header.Get(events.HeaderHook), err))
+		p.jobs, p.dead, p.seq = dl.jobs, true, dl.seq
+		p.futures = p.futures[:1]
+		p.futures[0] = nil
+		a.job, a.attempt = 0, 0
+		return
+	default:
+		a.degraded = true
+		a.attempt++
 	}
-	a.degraded = true
-	a.attempt++
 	delay := a.r.opts.RetryMin << min(a.attempt-1, 30)
 	if delay <= 0 || delay > a.r.opts.RetryMax {
 		delay = a.r.opts.RetryMax
 	}
-	a.r.log.Warn("store job message failed; publishing it again, and the next ones in order",
-		"subject", job.Subject, "msg_id", job.Header.Get(nats.MsgIdHdr), "attempt", a.attempt, "retry_in", delay, "error", err)
+	what := "store job message failed; publishing it again, and the next ones in order"
+	if p.dead {
+		what = "store dead letter failed; publishing it again"
+	}
+	a.r.log.Warn(what, "subject", msg.Subject, "msg_id", msg.Header.Get(nats.MsgIdHdr), "attempt", a.attempt, "retry_in", delay, "error", err)
 	a.backingOff = true
 	a.timer.Reset(delay)
+}
+
+// term terminates a dead-lettered change.
+func (a *acker) term(p *pendingChange) {
+	// Term, not TermWithReason: servers before 2.11 ignore that one.
+	if err := p.msg.Term(); err != nil {
+		a.r.log.Warn("terminate dead-lettered change failed; a redelivery is de-duplicated", "error", err)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +34,11 @@ type Options struct {
 	// RetryMin and RetryMax bound the back-off between attempts to store a
 	// job message or a dead letter (default 100ms and 5s).
 	RetryMin, RetryMax time.Duration
+	// DeadLetterAttempts bounds the attempts to store the dead letter of a
+	// change (default 3): then the change is released, to be delivered and
+	// dead-lettered again after RetryMax, so that an outage of DEADLETTER
+	// does not stop routing.
+	DeadLetterAttempts int
 	// AckTimeout is how long the router waits for the server to confirm a
 	// job message before publishing it again (default 10s; de-duplication
 	// makes the repeat harmless).
@@ -94,6 +98,9 @@ func New(js jetstream.JetStream, opts Options) *Router {
 	}
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 10 * time.Second
+	}
+	if opts.DeadLetterAttempts <= 0 {
+		opts.DeadLetterAttempts = 3
 	}
 	if opts.CallbackTimeout <= 0 {
 		opts.CallbackTimeout = 5 * time.Second
@@ -314,20 +321,18 @@ func (r *Router) loadTables(ctx context.Context) error {
 type outcome int
 
 const (
-	queue   outcome = iota // for the acknowledger
-	handled                // dead-lettered and terminated (or left) by route
+	queue   outcome = iota // for the acknowledger: routed, or to dead-letter
 	release                // stopping: to be released for redelivery
 )
 
-// route decodes one change and renders its job messages. Invalid changes
-// are dead-lettered and terminated here; the rest are returned for the
-// acknowledger to publish, and to acknowledge in order once stored.
+// route decodes one change and renders its job messages, or its dead letter
+// when it is invalid, for the acknowledger to publish, and to acknowledge
+// (or terminate) in order once stored.
 func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, outcome) {
 	r.changes.Add(1)
 	ce, err := events.Decode(m.Subject(), m.Headers(), m.Data())
 	if err != nil {
-		r.deadLetter(ctx, m, err)
-		return pendingChange{}, handled
+		return r.deadLetterOf(m, err), queue
 	}
 	p := pendingChange{msg: m}
 	if origin := ce.HookOrigin(); origin != "" {
@@ -356,14 +361,12 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, out
 			}
 			if msgs, err = events.NewJobMessagesFrom(ce, m.Headers(), extra); err != nil {
 				// Only an unencodable event gets here, and Decode accepted it.
-				r.deadLetter(ctx, m, fmt.Errorf("build job messages: %w", err))
-				return pendingChange{}, handled
+				return r.deadLetterOf(m, fmt.Errorf("build job messages: %w", err)), queue
 			}
 		}
 		job, err := msgs.For(h.Name, h.Job)
 		if err != nil {
-			r.deadLetter(ctx, m, fmt.Errorf("build job message for hook %s: %w", h.Name, err))
-			return pendingChange{}, handled
+			return r.deadLetterOf(m, fmt.Errorf("build job message for hook %s: %w", h.Name, err)), queue
 		}
 		p.jobs = append(p.jobs, job)
 	}
@@ -403,25 +406,6 @@ func (r *Router) jobEnabled(h *hookconfig.Hook) bool {
 	return false
 }
 
-// retry runs op with exponential back-off until it succeeds (nil), ctx
-// ends (ctx's error) or op fails in a way no retry can fix (that error).
-func (r *Router) retry(ctx context.Context, what string, op func() error, attrs ...any) error {
-	delay := r.opts.RetryMin
-	for attempt := 1; ; attempt++ {
-		err := op()
-		if err == nil || permanent(err) {
-			return err
-		}
-		r.log.Warn(what+" failed; retrying", append(attrs, "attempt", attempt, "retry_in", delay, "error", err)...)
-		select {
-		case <-time.After(delay):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		delay = min(2*delay, r.opts.RetryMax)
-	}
-}
-
 // permanent reports a publish error that retrying cannot fix: the server
 // refused the message itself.
 func permanent(err error) bool {
@@ -429,37 +413,19 @@ func permanent(err error) bool {
 	return errors.Is(err, nats.ErrMaxPayload) || (errors.As(err, &apiErr) && apiErr.Code == 400)
 }
 
-// deadLetter stores a change that cannot be routed on deadletter.changes,
-// with the reason in Jobhooks-Error and its subject in Jobhooks-Subject,
-// and terminates it. While the dead letter cannot be stored the change is
-// left unacknowledged, to come back. If the server refuses the dead letter
-// itself, the change is terminated with the reason logged: it stays in
-// CHANGES, where an operator can find it by its sequence.
-func (r *Router) deadLetter(ctx context.Context, m jetstream.Msg, reason error) {
+// deadLetterOf makes change m, which cannot be routed for reason, a dead
+// letter for the acknowledger to store on deadletter.changes: its headers
+// and body, the reason in Jobhooks-Error and its subject in
+// Jobhooks-Subject. Once stored, the change is terminated.
+func (r *Router) deadLetterOf(m jetstream.Msg, reason error) pendingChange {
 	var seq uint64
 	if meta, err := m.Metadata(); err == nil {
 		seq = meta.Sequence.Stream
 	}
 	// One dead letter per stored change, however often it is delivered.
 	dl := events.NewDeadLetter(events.DeadLetterChanges, m.Headers(), m.Data(), reason.Error(),
-		"deadletter.changes."+strconv.FormatUint(seq, 10))
+		events.ChangeDeadLetterID(seq, m.Subject(), m.Headers(), m.Data()))
 	dl.Header.Set(events.HeaderSubject, m.Subject())
 	r.log.Warn("change dead-lettered", "subject", m.Subject(), "stream_seq", seq, "reason", reason.Error())
-	err := r.retry(ctx, "dead-letter change", func() error {
-		_, err := r.js.PublishMsg(ctx, dl)
-		return err
-	}, "subject", m.Subject(), "stream_seq", seq)
-	switch {
-	case err == nil:
-		r.deadLettered.Add(1)
-	case ctx.Err() != nil:
-		return
-	default:
-		r.log.Error("the dead letter was refused; terminating the change, which stays in CHANGES",
-			"stream", jhjs.StreamChanges, "stream_seq", seq, "reason", reason.Error(), "error", err)
-	}
-	// Term, not TermWithReason: servers before 2.11 ignore that one.
-	if err := m.Term(); err != nil {
-		r.log.Warn("terminate dead-lettered change failed; a redelivery is de-duplicated", "error", err)
-	}
+	return pendingChange{msg: m, jobs: []*nats.Msg{dl}, dead: true, seq: seq}
 }

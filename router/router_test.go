@@ -999,3 +999,123 @@ func TestSlowCallbacksKeepTheirChangeAlive(t *testing.T) {
 	require.Equal(t, "c2", got[1].ID())
 	require.Equal(t, uint64(2), r.Stats().Changes, "c1 was not delivered again")
 }
+
+// invalidChange publishes a change the router dead-letters (a create
+// without postchange).
+func (e *env) invalidChange(id string) *nats.Msg {
+	e.t.Helper()
+	bad := &nats.Msg{Subject: "changes.dcim.device.create", Header: nats.Header{
+		"ce-specversion": {"1.0"}, "ce-id": {id}, "ce-source": {"cli"}, "ce-type": {"jobhooks.change.create"},
+	}, Data: []byte(`{"action":"create","content_type":"dcim.device","object_id":"` + id + `"}`)}
+	_, err := e.srv.JS.PublishMsg(e.ctx, bad)
+	require.NoError(e.t, err)
+	return bad
+}
+
+// deadLetters returns the messages on deadletter.changes.
+func (e *env) deadLetters() []*jetstream.RawStreamMsg {
+	e.t.Helper()
+	stream, err := e.srv.JS.Stream(e.ctx, jhjs.StreamDeadLetter)
+	require.NoError(e.t, err)
+	info, err := stream.Info(e.ctx)
+	require.NoError(e.t, err)
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := stream.GetMsg(e.ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		require.NoError(e.t, err)
+		if m.Subject == events.DeadLetterChanges {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestADeadLetterOutageDoesNotStopRouting: while DEADLETTER cannot store
+// anything (here: deleted), an invalid change is tried a few times and then
+// released for redelivery; the changes after it are routed. Once
+// DEADLETTER is back, the invalid change is dead-lettered.
+func TestADeadLetterOutageDoesNotStopRouting(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate)
+	r := e.startRouter(router.Options{RetryMin: time.Millisecond, RetryMax: 10 * time.Millisecond})
+	dlStream, err := e.srv.JS.Stream(e.ctx, jhjs.StreamDeadLetter)
+	require.NoError(t, err)
+	dlConfig := dlStream.CachedInfo().Config
+	require.NoError(t, e.srv.JS.DeleteStream(e.ctx, jhjs.StreamDeadLetter))
+
+	e.invalidChange("bad-1")
+	e.publish("c1", create("d1"))
+	e.publish("c2", create("d2"))
+	got := e.jobMessages("audit", 2)
+	require.Equal(t, "c1", got[0].ID())
+	require.Equal(t, "c2", got[1].ID())
+	require.Eventually(t, func() bool { return strings.Contains(e.log.String(), "released for redelivery") },
+		30*time.Second, time.Millisecond, "the invalid change is tried a few times, then released")
+
+	_, err = e.srv.JS.CreateStream(e.ctx, dlConfig)
+	require.NoError(t, err)
+	e.waitRouted(r, 3)
+	require.Equal(t, uint64(1), r.Stats().DeadLettered)
+	dls := e.deadLetters()
+	require.Len(t, dls, 1)
+	require.Equal(t, "bad-1", dls[0].Header.Get("ce-id"))
+}
+
+// noMetaJS hands the router changes whose metadata cannot be read.
+type noMetaJS struct{ jetstream.JetStream }
+type noMetaConsumer struct{ jetstream.Consumer }
+type noMetaIter struct{ jetstream.MessagesContext }
+type noMetaMsg struct{ jetstream.Msg }
+
+func (j noMetaJS) Consumer(ctx context.Context, stream, name string) (jetstream.Consumer, error) {
+	c, err := j.JetStream.Consumer(ctx, stream, name)
+	if err != nil {
+		return nil, err
+	}
+	return noMetaConsumer{c}, nil
+}
+
+func (c noMetaConsumer) Messages(opts ...jetstream.PullMessagesOpt) (jetstream.MessagesContext, error) {
+	it, err := c.Consumer.Messages(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return noMetaIter{it}, nil
+}
+
+func (it noMetaIter) Next(opts ...jetstream.NextOpt) (jetstream.Msg, error) {
+	m, err := it.MessagesContext.Next(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return noMetaMsg{m}, nil
+}
+
+func (noMetaMsg) Metadata() (*jetstream.MsgMetadata, error) { return nil, jetstream.ErrNotJSMessage }
+
+// TestDeadLettersWithoutMetadataStayDistinct: the dead letters of two
+// changes whose metadata cannot be read do not share a message id (and
+// collapse into one).
+func TestDeadLettersWithoutMetadataStayDistinct(t *testing.T) {
+	e := newEnv(t)
+	_, err := jhjs.EnsureConsumer(e.ctx, e.srv.JS, jhjs.StreamChanges, jhjs.RouterConsumerConfig())
+	require.NoError(t, err)
+	r := router.New(noMetaJS{e.srv.JS}, router.Options{Logger: slog.New(slog.NewTextHandler(e.log, nil))})
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	e.invalidChange("bad-1")
+	e.invalidChange("bad-2")
+	e.waitRouted(r, 2)
+	dls := e.deadLetters()
+	require.Len(t, dls, 2)
+	require.NotEqual(t, dls[0].Header.Get(nats.MsgIdHdr), dls[1].Header.Get(nats.MsgIdHdr))
+}
