@@ -128,7 +128,8 @@ func TestRunFailingAfterItStartedLeavesNothingRunning(t *testing.T) {
 	defer cancel() // only once the check is done
 	err = receiver.NewRunner(e.JS, reg, testOptions(t)).Run(ctx)
 	require.ErrorIs(t, err, jhjs.ErrConsumerConflict)
-	// Run has returned: what it started has ended, not merely been told to.
-	assert.Empty(t, leakedGoroutines(), "Run returned, leaving goroutines running")
+	// Run has returned, and its context has not ended: what it started
+	// has ended all the same. (A goroutine that closed its done channel
+	// may still be returning: assertNoLeaks waits for that.)
 	assertNoLeaks(t)
 }
