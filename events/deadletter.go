@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"maps"
+	"net/textproto"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,4 +67,85 @@ func ChangeDeadLetterID(seq uint64, subject string, header nats.Header, data []b
 	h.Write(data)
 	var sum [sha256.Size]byte
 	return DeadLetterChanges + ".sha-" + hex.EncodeToString(h.Sum(sum[:0]))[:32]
+}
+
+// MaxHeaderBytes is the most header bytes JetStream stores with a message.
+const MaxHeaderBytes = 65535
+
+// HeaderSize returns the size of h as NATS sends it (NATS/1.0, a line per
+// value, an empty line), which counts towards the maximum payload.
+func HeaderSize(h nats.Header) int {
+	if len(h) == 0 {
+		return 0
+	}
+	n := len("NATS/1.0\r\n") + len("\r\n")
+	for k, vs := range h {
+		for _, v := range vs {
+			n += headerLineSize(k, v)
+		}
+	}
+	return n
+}
+
+func headerLineSize(name, value string) int {
+	return len(name) + len(": ") + len(textproto.TrimString(value)) + len("\r\n")
+}
+
+// FitDeadLetter returns dl if it can be stored: its headers and body within
+// maxPayload, its headers within MaxHeaderBytes. If not, it returns
+// ShrinkDeadLetter(dl, maxPayload).
+func FitDeadLetter(dl *nats.Msg, maxPayload int) *nats.Msg {
+	if hs := HeaderSize(dl.Header); hs <= MaxHeaderBytes && hs+len(dl.Data) <= maxPayload {
+		return dl
+	}
+	return ShrinkDeadLetter(dl, maxPayload)
+}
+
+// ShrinkDeadLetter returns a dead letter small enough to store when dl is
+// not: no body, dl's Jobhooks-* headers and Nats-Msg-Id, as many of its other
+// headers as fit (the smallest first), and Jobhooks-Omitted saying what it
+// leaves out: "body", then the names of the headers left out, sorted. The
+// message it stands for is found by the headers it keeps (for a change:
+// Jobhooks-Sequence, its sequence in CHANGES).
+func ShrinkDeadLetter(dl *nats.Msg, maxPayload int) *nats.Msg {
+	budget := min(MaxHeaderBytes, maxPayload)
+	h := make(nats.Header, len(dl.Header)+1)
+	used := len("NATS/1.0\r\n") + len("\r\n") +
+		headerLineSize(HeaderOmitted, strings.Repeat("x", maxReasonLen+len("…"))) // room for the longest Jobhooks-Omitted
+	var others []string
+	for k, vs := range dl.Header {
+		if !hasPrefixFold(k, "Jobhooks-") && !strings.EqualFold(k, nats.MsgIdHdr) {
+			others = append(others, k)
+			continue
+		}
+		h[k] = vs
+		for _, v := range vs {
+			used += headerLineSize(k, v)
+		}
+	}
+	size := func(k string) int {
+		n := 0
+		for _, v := range dl.Header[k] {
+			n += headerLineSize(k, v)
+		}
+		return n
+	}
+	slices.SortFunc(others, func(a, b string) int {
+		if c := size(a) - size(b); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	var omitted []string
+	for _, k := range others {
+		if n := size(k); used+n <= budget {
+			h[k] = dl.Header[k]
+			used += n
+		} else {
+			omitted = append(omitted, k)
+		}
+	}
+	slices.Sort(omitted)
+	h.Set(HeaderOmitted, HeaderReason(strings.Join(append([]string{"body"}, omitted...), ", ")))
+	return &nats.Msg{Subject: dl.Subject, Header: h}
 }

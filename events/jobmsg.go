@@ -15,6 +15,8 @@ const (
 	HeaderError    = "Jobhooks-Error"    // why a message was dead-lettered
 	HeaderAttempts = "Jobhooks-Attempts" // how many attempts a dead-lettered job had
 	HeaderSubject  = "Jobhooks-Subject"  // the subject a dead-lettered change was published on
+	HeaderSequence = "Jobhooks-Sequence" // the CHANGES stream sequence of a dead-lettered change
+	HeaderOmitted  = "Jobhooks-Omitted"  // what a dead letter leaves out of its message: "body", header names
 )
 
 // JobMessage is a decoded job message from jobs.<job>: the change that

@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -205,4 +206,36 @@ func TestChangeDeadLetterID(t *testing.T) {
 	} {
 		require.NotEqual(t, id, other)
 	}
+}
+
+func TestFitDeadLetter(t *testing.T) {
+	orig := nats.Header{"ce-id": {"chg-1"}, "ce-note": {strings.Repeat("n", 70000)}, "ce-small": {"s"}}
+	dl := events.NewDeadLetter("deadletter.changes", orig, []byte("{}"), "too large", "deadletter.changes.7")
+	dl.Header.Set(events.HeaderSubject, "changes.dcim.device.create")
+	dl.Header.Set(events.HeaderSequence, "7")
+	small := events.NewDeadLetter("deadletter.changes", nats.Header{"ce-id": {"chg-1"}}, []byte("{}"), "bad", "deadletter.changes.8")
+	require.Same(t, small, events.FitDeadLetter(small, 1<<20), "one that fits is kept whole")
+
+	fit := events.FitDeadLetter(dl, 1<<20)
+	require.Empty(t, fit.Data)
+	require.Equal(t, "deadletter.changes", fit.Subject)
+	require.Equal(t, "body, ce-note", fit.Header.Get(events.HeaderOmitted))
+	for _, k := range []string{"ce-id", "ce-small", events.HeaderError, events.HeaderSubject, events.HeaderSequence, nats.MsgIdHdr} {
+		require.Equal(t, dl.Header[k], fit.Header[k], k)
+	}
+	require.LessOrEqual(t, events.HeaderSize(fit.Header), events.MaxHeaderBytes)
+	require.Len(t, dl.Header["ce-note"], 1, "the original is not modified")
+
+	// A smaller payload limit keeps fewer headers, but always the Jobhooks- ones and the id.
+	tiny := events.ShrinkDeadLetter(dl, 1100)
+	require.Equal(t, "body, ce-id, ce-note, ce-small", tiny.Header.Get(events.HeaderOmitted))
+	require.Equal(t, "7", tiny.Header.Get(events.HeaderSequence))
+	require.Equal(t, "deadletter.changes.7", tiny.Header.Get(nats.MsgIdHdr))
+}
+
+func TestHeaderSize(t *testing.T) {
+	h := nats.Header{"a": {"1", " 22 "}, "bb": {"333"}}
+	// NATS/1.0\r\n a: 1\r\n a: 22\r\n bb: 333\r\n \r\n
+	require.Equal(t, 10+6+7+9+2, events.HeaderSize(h))
+	require.Zero(t, events.HeaderSize(nil))
 }

@@ -250,6 +250,12 @@ func (a *acker) failed(ctx context.Context, err error) {
 	msg := p.jobs[a.job]
 	p.futures[a.job] = nil
 	switch {
+	case p.dead && permanent(err) && msg.Header.Get(events.HeaderOmitted) == "":
+		// Refused whole (a stream limit below the maximum payload, ...):
+		// send what surely fits, at once.
+		p.jobs[0] = events.ShrinkDeadLetter(msg, a.r.maxPayload())
+		a.r.log.Warn("dead letter refused; storing it without the change's body", "stream_seq", p.seq, "error", err)
+		return
 	case p.dead && permanent(err):
 		a.r.log.Error("the dead letter was refused; terminating the change, which stays in CHANGES",
 			"stream", jhjs.StreamChanges, "stream_seq", p.seq, "reason", msg.Header.Get(events.HeaderError), "error", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -415,8 +416,10 @@ func permanent(err error) bool {
 
 // deadLetterOf makes change m, which cannot be routed for reason, a dead
 // letter for the acknowledger to store on deadletter.changes: its headers
-// and body, the reason in Jobhooks-Error and its subject in
-// Jobhooks-Subject. Once stored, the change is terminated.
+// and body, the reason in Jobhooks-Error, its subject in Jobhooks-Subject
+// and its CHANGES sequence in Jobhooks-Sequence. A change too large for
+// that gets a dead letter that fits instead: no body, the headers that fit
+// (events.ShrinkDeadLetter). Once stored, the change is terminated.
 func (r *Router) deadLetterOf(m jetstream.Msg, reason error) pendingChange {
 	var seq uint64
 	if meta, err := m.Metadata(); err == nil {
@@ -426,6 +429,21 @@ func (r *Router) deadLetterOf(m jetstream.Msg, reason error) pendingChange {
 	dl := events.NewDeadLetter(events.DeadLetterChanges, m.Headers(), m.Data(), reason.Error(),
 		events.ChangeDeadLetterID(seq, m.Subject(), m.Headers(), m.Data()))
 	dl.Header.Set(events.HeaderSubject, m.Subject())
+	if seq > 0 {
+		dl.Header.Set(events.HeaderSequence, strconv.FormatUint(seq, 10))
+	}
+	dl = events.FitDeadLetter(dl, r.maxPayload())
 	r.log.Warn("change dead-lettered", "subject", m.Subject(), "stream_seq", seq, "reason", reason.Error())
 	return pendingChange{msg: m, jobs: []*nats.Msg{dl}, dead: true, seq: seq}
+}
+
+// maxPayload is the most a message may carry, headers and body, on the
+// router's connection.
+func (r *Router) maxPayload() int {
+	if nc := r.js.Conn(); nc != nil {
+		if n := nc.MaxPayload(); n > 0 {
+			return int(n)
+		}
+	}
+	return 1 << 20 // the server's default
 }

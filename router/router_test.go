@@ -1119,3 +1119,71 @@ func TestDeadLettersWithoutMetadataStayDistinct(t *testing.T) {
 	require.Len(t, dls, 2)
 	require.NotEqual(t, dls[0].Header.Get(nats.MsgIdHdr), dls[1].Header.Get(nats.MsgIdHdr))
 }
+
+// TestAChangeTooLargeForItsDeadLetterIsStillDeadLettered: a valid change
+// that fits in CHANGES but whose job message does not (the router's own
+// headers push it over the maximum payload, or over JetStream's 64 KiB of
+// headers) is dead-lettered; its whole dead letter would not fit either, so
+// it carries the reason, the subject, the change's CHANGES sequence and the
+// headers that fit, and no body. The change is found with
+// `nats stream get CHANGES <seq>`.
+func TestAChangeTooLargeForItsDeadLetterIsStillDeadLettered(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		note    bool // a ce-note header as large as CHANGES takes
+		body    int  // bytes of padding in the body
+		omitted string
+		reason  string
+	}{
+		{name: "payload", body: -1, omitted: "body", reason: "maximum payload exceeded"},
+		{name: "headers", note: true, omitted: "body, ce-note", reason: "header size exceeds maximum"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.registerJob("audit", true)
+			e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate)
+			r := e.startRouter(router.Options{})
+
+			header := nats.Header{"ce-specversion": {"1.0"}, "ce-id": {"big-1"}, "ce-source": {"nautobot://prod"},
+				"ce-type": {"jobhooks.change.create"}, "content-type": {"application/json"}}
+			if tc.note {
+				header["ce-note"] = []string{""}
+				header["ce-note"] = []string{strings.Repeat("n", events.MaxHeaderBytes-events.HeaderSize(header))}
+				require.Equal(t, events.MaxHeaderBytes, events.HeaderSize(header))
+			}
+			body := func(pad int) []byte {
+				return []byte(`{"action":"create","content_type":"dcim.device","object_id":"d1","postchange":{"name":"edge","pad":"` +
+					strings.Repeat("p", pad) + `"}}`)
+			}
+			data := body(0)
+			if tc.body < 0 { // as large as CHANGES takes
+				size := func(m *nats.Msg) int { return events.HeaderSize(m.Header) + len(m.Data) }
+				max := int(e.srv.Conn.MaxPayload())
+				data = body(max - size(&nats.Msg{Header: header, Data: body(0)}))
+				require.Equal(t, max, size(&nats.Msg{Header: header, Data: data}))
+			}
+			ack, err := e.srv.JS.PublishMsg(e.ctx, &nats.Msg{Subject: "changes.dcim.device.create", Header: header, Data: data})
+			require.NoError(t, err)
+			e.publish("c2", create("d2"))
+			e.waitRouted(r, 2)
+			require.Equal(t, "c2", e.jobMessages("audit", 1)[0].ID(), "routing goes on")
+			require.Equal(t, uint64(1), r.Stats().DeadLettered)
+
+			dls := e.deadLetters()
+			require.Len(t, dls, 1)
+			dl := dls[0]
+			require.Contains(t, dl.Header.Get(events.HeaderError), tc.reason)
+			require.Equal(t, "changes.dcim.device.create", dl.Header.Get(events.HeaderSubject))
+			require.Equal(t, fmt.Sprint(ack.Sequence), dl.Header.Get(events.HeaderSequence))
+			require.Equal(t, tc.omitted, dl.Header.Get(events.HeaderOmitted))
+			require.Equal(t, "big-1", dl.Header.Get("ce-id"), "the headers that fit")
+			require.Empty(t, dl.Data)
+
+			changes, err := e.srv.JS.Stream(e.ctx, jhjs.StreamChanges)
+			require.NoError(t, err)
+			orig, err := changes.GetMsg(e.ctx, ack.Sequence)
+			require.NoError(t, err)
+			require.Equal(t, data, orig.Data, "the change is in CHANGES at that sequence")
+		})
+	}
+}
