@@ -283,10 +283,7 @@ func (a *acker) failed(ctx context.Context, err error) {
 		a.degraded = true
 		a.attempt++
 	}
-	delay := a.r.opts.RetryMin << min(a.attempt-1, 30)
-	if delay <= 0 || delay > a.r.opts.RetryMax {
-		delay = a.r.opts.RetryMax
-	}
+	delay := a.r.backoff.Delay(a.attempt - 1)
 	what := "store job message failed; publishing it again, and the next ones in order"
 	if p.dead {
 		what = "store dead letter failed; publishing it again"

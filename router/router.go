@@ -15,6 +15,7 @@ import (
 
 	"github.com/jobhooks/jobhooks/events"
 	"github.com/jobhooks/jobhooks/hookconfig"
+	"github.com/jobhooks/jobhooks/internal/retry"
 	jhjs "github.com/jobhooks/jobhooks/jetstream"
 )
 
@@ -77,7 +78,8 @@ type Router struct {
 	warned sync.Map
 	// keepAliveEvery is a third of the consumer's ack wait: how often a
 	// change held long gets an in-progress ack.
-	keepAliveEvery time.Duration // hook → time of the last "job not enabled" warning
+	keepAliveEvery time.Duration
+	backoff        retry.Backoff // between attempts to store a message // hook → time of the last "job not enabled" warning
 }
 
 // New returns a router publishing through js.
@@ -106,7 +108,8 @@ func New(js jetstream.JetStream, opts Options) *Router {
 	if opts.CallbackTimeout <= 0 {
 		opts.CallbackTimeout = 5 * time.Second
 	}
-	return &Router{js: js, log: opts.Logger, opts: opts, ready: make(chan struct{})}
+	return &Router{js: js, log: opts.Logger, opts: opts, ready: make(chan struct{}),
+		backoff: retry.Backoff{Min: opts.RetryMin, Max: opts.RetryMax, Jitter: 0.2}}
 }
 
 // Ready is closed once the hook and job tables are loaded and the router
