@@ -12,6 +12,7 @@ import (
 
 	"github.com/jobhooks/jobhooks/events"
 	"github.com/jobhooks/jobhooks/hookconfig"
+	"github.com/jobhooks/jobhooks/internal/retry"
 )
 
 const (
@@ -28,6 +29,9 @@ const (
 	// never redelivered, so a failed dead letter leaves it in JOBS.
 	settleTries = 4
 )
+
+// settleBackoff paces the tries of a settling write.
+var settleBackoff = retry.Backoff{Min: 100 * time.Millisecond, Max: time.Second, Jitter: 0.2}
 
 // outcome is how an attempt ended.
 type outcome struct {
@@ -414,17 +418,17 @@ func (j *jobRunner) settleAgain(d *delivery, prev *Result) {
 // the server (nats.ErrMaxPayload) is not a passing fault: it is not tried
 // again.
 func settleWithRetries(ctx context.Context, write func() error) error {
-	wait := 100 * time.Millisecond
-	for try := 1; ; try++ {
+	try := 0
+	err := retry.Do(ctx, settleBackoff, func(context.Context) error {
+		try++
 		err := write()
-		if err == nil || try == settleTries || errors.Is(err, nats.ErrMaxPayload) {
-			return err
+		if err != nil && (try == settleTries || errors.Is(err, nats.ErrMaxPayload)) {
+			return retry.Permanent(err)
 		}
-		select {
-		case <-time.After(wait):
-			wait *= 2
-		case <-ctx.Done():
-			return err
-		}
+		return err
+	}, nil)
+	if retry.IsPermanent(err) {
+		return errors.Unwrap(err)
 	}
+	return err
 }

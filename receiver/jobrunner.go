@@ -13,14 +13,16 @@ import (
 
 	"github.com/jobhooks/jobhooks/events"
 	"github.com/jobhooks/jobhooks/hookconfig"
+	"github.com/jobhooks/jobhooks/internal/retry"
 	jhjs "github.com/jobhooks/jobhooks/jetstream"
 )
 
-// Restart pacing when a job's message iterator ends on its own (consumer
-// deleted, connection closed and reopened, …).
-const (
-	restartFirst = time.Second
-	restartMax   = 30 * time.Second
+// restartBackoff paces restarts when a job's message iterator ends on its
+// own (consumer deleted, connection closed and reopened, …); fetchBackoff
+// paces fetches that fail.
+var (
+	restartBackoff = retry.Backoff{Min: time.Second, Max: 30 * time.Second, Jitter: 0.2}
+	fetchBackoff   = retry.Backoff{Min: 100 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2}
 )
 
 type jobRunnerConfig struct {
@@ -132,11 +134,41 @@ func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready fu
 	j.fetchCtx, j.cancelFetch = context.WithCancel(context.WithoutCancel(ctx))
 	defer j.cancelFetch()
 
-	w, err := jobsKV.Watch(ctx, j.name)
+	// The job's registration, followed live: the latest enabled flag is
+	// kept here and run is nudged, so the follower never waits for run.
+	var (
+		flagMu  sync.Mutex
+		flag    jobFlag
+		flagged = make(chan struct{}, 1)
+	)
+	followCtx, stopFollow := context.WithCancel(ctx)
+	follow, err := jhjs.Follow(followCtx, jobsKV, j.name, func(batch []jetstream.KeyValueEntry, _ bool) {
+		if len(batch) == 0 {
+			return
+		}
+		e := batch[len(batch)-1] // one key: the latest entry is its state
+		enabled := j.enabledIn(e)
+		flagMu.Lock()
+		flag = jobFlag{known: true, enabled: enabled, revision: e.Revision()}
+		flagMu.Unlock()
+		select {
+		case flagged <- struct{}{}:
+		default:
+		}
+	})
 	if err != nil {
-		return fmt.Errorf("job %s: watch the %s bucket: %w", j.name, jhjs.BucketJobs, err)
+		stopFollow()
+		return fmt.Errorf("job %s: follow the %s bucket: %w", j.name, jhjs.BucketJobs, err)
 	}
-	defer jhjs.StopWatch(w)
+	defer func() {
+		stopFollow()
+		<-follow.Done()
+	}()
+	latestFlag := func() jobFlag {
+		flagMu.Lock()
+		defer flagMu.Unlock()
+		return flag
+	}
 
 	beatCtx, stopBeats := context.WithCancel(context.WithoutCancel(ctx))
 	beatsDone := make(chan struct{})
@@ -152,11 +184,13 @@ func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready fu
 	var (
 		consumer = j.consumer // run's alone: pullers get theirs at start
 		current  *puller
-		updates  = w.Updates()
+		loaded   = follow.Ready()
+		followed = follow.Done()
 		restart  *time.Timer
 		restartC <-chan time.Time
-		backoff  = restartFirst
+		backoff  = retry.NewTimer(restartBackoff)
 		initial  = true
+		next     time.Duration
 	)
 	defer func() {
 		if restart != nil {
@@ -164,9 +198,31 @@ func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready fu
 		}
 	}()
 	retryLater := func() {
-		restart = time.NewTimer(backoff)
+		restart = time.NewTimer(next)
 		restartC = restart.C
-		backoff = min(2*backoff, restartMax)
+	}
+	// applyFlag starts or drains the puller for the job's enabled flag.
+	applyFlag := func(f jobFlag) error {
+		if !f.known {
+			return nil
+		}
+		was := j.gate.isOpen()
+		j.gate.set(f.enabled)
+		switch {
+		case f.enabled && current == nil && restartC == nil:
+			var err error
+			if current, err = j.startPull(consumer); err != nil {
+				j.shutdown(nil)
+				return err
+			}
+		case !f.enabled && current != nil:
+			current.drain()
+			current = nil
+		}
+		if !initial && f.enabled != was {
+			j.logger.Info("job "+map[bool]string{true: "enabled", false: "disabled"}[f.enabled], "revision", f.revision)
+		}
+		return nil
 	}
 	for {
 		select {
@@ -174,40 +230,31 @@ func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready fu
 			j.shutdown(current)
 			return nil
 
-		case e, ok := <-updates:
-			if !ok {
-				updates = nil
-				if ctx.Err() != nil {
-					continue // ctx.Done is ready too
-				}
-				j.shutdown(current)
-				return fmt.Errorf("job %s: %w", j.name, ErrWatchClosed)
+		case <-followed:
+			followed = nil
+			if ctx.Err() != nil {
+				continue // ctx.Done is ready too
 			}
-			if e == nil {
-				if initial {
-					initial = false
-					if !j.gate.isOpen() {
-						j.logger.Warn("job is disabled: its messages wait until it is enabled (receiver jobs enable " + j.name + ")")
-					}
-					ready()
-				}
-				continue
+			j.shutdown(current)
+			return fmt.Errorf("job %s: %w", j.name, ErrWatchClosed)
+
+		case <-loaded:
+			loaded = nil
+			if err := applyFlag(latestFlag()); err != nil {
+				return err
 			}
-			enabled := j.enabledIn(e)
-			was := j.gate.isOpen()
-			j.gate.set(enabled)
-			switch {
-			case enabled && current == nil && restartC == nil:
-				if current, err = j.startPull(consumer); err != nil {
-					j.shutdown(nil)
-					return err
-				}
-			case !enabled && current != nil:
-				current.drain()
-				current = nil
+			initial = false
+			if !j.gate.isOpen() {
+				j.logger.Warn("job is disabled: its messages wait until it is enabled (receiver jobs enable " + j.name + ")")
 			}
-			if !initial && enabled != was {
-				j.logger.Info("job "+map[bool]string{true: "enabled", false: "disabled"}[enabled], "revision", e.Revision())
+			ready()
+
+		case <-flagged:
+			if loaded != nil {
+				continue // the initial state is applied when loaded
+			}
+			if err := applyFlag(latestFlag()); err != nil {
+				return err
 			}
 
 		case p := <-j.ended:
@@ -215,7 +262,8 @@ func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready fu
 				continue // drained on purpose
 			}
 			current = nil
-			j.logger.Error("stopped receiving messages unexpectedly; restarting", "in", backoff)
+			next = backoff.Next()
+			j.logger.Error("stopped receiving messages unexpectedly; restarting", "in", next)
 			retryLater()
 
 		case <-restartC:
@@ -227,7 +275,8 @@ func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready fu
 			var restored jhjs.ProvisionResult
 			cons, err := jhjs.EnsureConsumer(ctx, j.js, jhjs.StreamJobs, j.consumerCfg, jhjs.WithLogger(j.logger), jhjs.WithResult(&restored))
 			if err != nil {
-				j.logger.Error("cannot restore the consumer; retrying", "error", err, "in", backoff)
+				next = backoff.Next()
+				j.logger.Error("cannot restore the consumer; retrying", "error", err, "in", next)
 				retryLater()
 				continue
 			}
@@ -236,12 +285,20 @@ func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready fu
 				j.logger.Warn("consumer recreated: every job message of this job stored in JOBS is delivered again; those whose result is final are settled without running", "messages", info.NumPending)
 			}
 			consumer = cons
+			backoff.Reset()
 			if current, err = j.startPull(consumer); err != nil {
 				j.shutdown(nil)
 				return err
 			}
 		}
 	}
+}
+
+// jobFlag is the state of a job's registration in the jobs bucket.
+type jobFlag struct {
+	known    bool // a registration has been read
+	enabled  bool
+	revision uint64
 }
 
 // enabledIn reads the enabled flag from the job's jobs bucket entry. A
@@ -285,7 +342,7 @@ func (j *jobRunner) startPull(cons jetstream.Consumer) (*puller, error) {
 // later (nats.go#1929). A message fetched as the job is disabled is held,
 // with heartbeats, until the job is enabled again.
 func (j *jobRunner) pull(p *puller) {
-	pause := 100 * time.Millisecond
+	pause := retry.NewTimer(fetchBackoff)
 	for {
 		if p.stopped(j.stop) {
 			return
@@ -305,7 +362,7 @@ func (j *jobRunner) pull(p *puller) {
 		msg, err := p.consumer.Next(jetstream.FetchContext(ctx))
 		cancel()
 		if err == nil {
-			pause = 100 * time.Millisecond
+			pause.Reset()
 			j.dispatch(msg)
 			continue
 		}
@@ -327,10 +384,10 @@ func (j *jobRunner) pull(p *puller) {
 			// (the server told only the requests waiting when it went).
 			return
 		}
-		j.logger.Warn("fetching messages", "error", err, "retry_in", pause)
+		wait := pause.Next()
+		j.logger.Warn("fetching messages", "error", err, "retry_in", wait)
 		select {
-		case <-time.After(pause):
-			pause = min(2*pause, restartMax)
+		case <-time.After(wait):
 		case <-p.draining:
 			return
 		case <-j.stop:
