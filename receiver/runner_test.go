@@ -820,6 +820,9 @@ func TestDeletedConsumerIsRestoredWhileADrainedPullerLingers(t *testing.T) {
 	e.waitResult("h", "c-1", receiver.StatusCompleted)
 
 	setEnabled(false)
+	// The runner follows the latest flag: wait until it saw this one, so
+	// that the next is a change too.
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "job disabled") }, waitFor, time.Millisecond)
 	setEnabled(true)
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "job enabled") }, waitFor, time.Millisecond)
 	require.NoError(t, e.JS.DeleteConsumer(t.Context(), jhjs.StreamJobs, jhjs.ReceiverConsumer("restored")))
