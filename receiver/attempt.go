@@ -404,7 +404,15 @@ func (j *jobRunner) retryLater(d *delivery, why string, err error) {
 func (j *jobRunner) settleAgain(d *delivery, prev *Result) {
 	j.logger.Info("job message delivered again after it was settled: its result is final; settling it again without running it",
 		"hook", d.jm.Hook, "change_id", d.jm.ID(), "status", prev.Status, "attempts", prev.Attempts, "stream_seq", d.meta.Sequence.Stream)
-	settle := d.msg.Term // failed or errored: it was dead-lettered, or failed for good
+	if prev.Status != StatusCompleted && prev.Error != "" {
+		// Given up after an error: dead-lettered then, or the dead letter
+		// could not be stored and the message stayed for this redelivery.
+		// Stored again, it is the same dead letter within the duplicate
+		// window; a message is never terminated without one.
+		j.deadLetterNow(d, prev.Error)
+		return
+	}
+	settle := d.msg.Term // failed for good: the job logged a failure
 	if prev.Status == StatusCompleted {
 		settle = d.msg.Ack
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobhooks/jobhooks/events"
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
 	"github.com/jobhooks/jobhooks/jetstream/jstest"
 	"github.com/jobhooks/jobhooks/receiver"
 )
@@ -142,4 +144,40 @@ func TestJobMessageCannotBorrowAnotherJobsHook(t *testing.T) {
 	assert.Equal(t, receiver.StatusCompleted, e.waitResult("mine", "c-2").Status)
 	assert.JSONEq(t, `{"threshold":1}`, string(<-params))
 	assert.Equal(t, int32(1), runs.Load())
+}
+
+// A dead letter that could not be stored is tried again when the message
+// comes back: the record is final by then, but the message is not lost.
+func TestAFailedDeadLetterIsStoredOnRedelivery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	var runs atomic.Int32
+	reg := receiver.NewRegistry()
+	reg.HandleFunc("rejected", receiver.JobInfo{},
+		func(context.Context, *receiver.Job, *receiver.Change, events.Action, map[string]any) error {
+			runs.Add(1)
+			return receiver.Permanent(errors.New("HTTP 400"))
+		})
+	opts := testOptions(t)
+	opts.Consumer.AckWait = time.Second
+	e.start(reg, opts)
+	require.NoError(t, e.JS.DeleteStream(ctx, jhjs.StreamDeadLetter))
+	e.publishJob("h", "rejected", "c-1", change(events.ActionCreate, "1", nil, device("1", "A")), nil)
+	res := e.waitResult("h", "c-1", receiver.StatusFailed)
+	assert.Contains(t, strings.Join(messages(res), "\n"), "the dead letter could not be stored")
+
+	_, err := jhjs.Provision(ctx, e.JS, jhjs.DefaultConfig(), nil)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		s, err := e.JS.Stream(ctx, jhjs.StreamDeadLetter)
+		if err != nil {
+			return false
+		}
+		info, err := s.Info(ctx)
+		return err == nil && info.State.Msgs == 1
+	}, time.Minute, 10*time.Millisecond, "the redelivery stores the dead letter")
+	require.Len(t, e.deadLetters("rejected"), 1)
+	e.waitSettled("rejected")
+	assert.Equal(t, int32(1), runs.Load(), "it is not run again")
 }
