@@ -2,6 +2,7 @@ package events
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 )
@@ -30,7 +31,11 @@ func HeaderValue(h nats.Header, name string) string {
 func HeaderReason(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > maxReasonLen {
-		s = s[:maxReasonLen] + "…"
+		cut := maxReasonLen
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut-- // never split a character
+		}
+		s = s[:cut] + "…"
 	}
 	return s
 }
