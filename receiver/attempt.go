@@ -135,6 +135,7 @@ func (j *jobRunner) attempt(d *delivery) {
 		res.Error = o.err.Error()
 	}
 	var settle func() error
+	deadLettered := false
 	switch {
 	case job.Failed():
 		res.Status = StatusFailed
@@ -161,6 +162,7 @@ func (j *jobRunner) attempt(d *delivery) {
 		} else {
 			note(LevelError, fmt.Sprintf("Attempt %d of %d failed: %v; giving up: dead-lettered to %s", n, maxAttempts, o.err, subject))
 			settle = d.msg.Term
+			deadLettered = true
 		}
 	case o.aborted:
 		res.Status = StatusRetrying
@@ -180,12 +182,18 @@ func (j *jobRunner) attempt(d *delivery) {
 		// Settled now, the message would leave a record saying running
 		// forever, and nothing would retry it: it is released for
 		// another attempt instead, unless the server will not redeliver it.
-		if d.attempts() < j.consumerCfg.MaxDeliver {
+		switch {
+		case deadLettered:
+			// The dead letter holds the message now: running it again would
+			// dead-letter it twice. Only the record is missing.
+			logger.Error("cannot record the job's result; the message is dead-lettered and terminated without it", "error", err,
+				"status", res.Status, "stream_seq", d.meta.Sequence.Stream)
+		case d.attempts() < j.consumerCfg.MaxDeliver:
 			delay := j.retryDelay(n, nil)
 			logger.Error("cannot record the job's result; releasing the message for another attempt", "error", err,
 				"status", res.Status, "retry_in", delay)
 			settle = func() error { return d.msg.NakWithDelay(delay) }
-		} else {
+		default:
 			logger.Error("cannot record the job's result, on the message's last delivery: settling it without", "error", err,
 				"status", res.Status, "stream_seq", d.meta.Sequence.Stream)
 		}

@@ -3,6 +3,7 @@ package receiver_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -269,4 +270,27 @@ func recv[T any](t *testing.T, ch <-chan T) T {
 		var zero T
 		return zero
 	}
+}
+
+// A message given up and dead-lettered is terminated even when its final
+// record cannot be stored: run again, it would be dead-lettered twice.
+func TestDeadLetteredMessageIsTerminatedWithoutItsRecord(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	faults := &finalWrites{errs: []error{nats.ErrMaxPayload}}
+	var runs atomic.Int32
+	reg := receiver.NewRegistry()
+	reg.HandleFunc("rejected", receiver.JobInfo{},
+		func(context.Context, *receiver.Job, *receiver.Change, events.Action, map[string]any) error {
+			runs.Add(1)
+			return receiver.Permanent(errors.New("HTTP 400"))
+		})
+	acks := e.watchAcks("rejected")
+	e.startOn(&faultyJS{JetStream: e.JS, fail: faults.fail}, reg, testOptions(t))
+	e.publishJob("h", "rejected", "c-1", change(events.ActionCreate, "1", nil, device("1", "A")), nil)
+
+	assert.Equal(t, "+TERM", string(nextSettle(t, acks).Data[:5]))
+	e.waitSettled("rejected")
+	assert.Len(t, e.deadLetters("rejected"), 1)
+	assert.Equal(t, int32(1), runs.Load(), "not run again")
 }
