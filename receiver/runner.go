@@ -219,6 +219,23 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 		})
 	}
+	// A hook table that stopped following the bucket would go stale (the
+	// params and the ownership check with it): stop, so that a supervisor
+	// restarts the receiver.
+	wg.Go(func() {
+		select {
+		case <-hooks.Done():
+			if ctx.Err() != nil {
+				return
+			}
+			err := fmt.Errorf("the %s watch ended: %w", jhjs.BucketJobHooks, hooks.Err())
+			errMu.Lock()
+			runErr = errors.Join(runErr, err)
+			errMu.Unlock()
+			cancel(err)
+		case <-ctx.Done():
+		}
+	})
 	readyWG.Wait()
 	if ctx.Err() == nil {
 		close(r.ready)
