@@ -53,7 +53,9 @@ func TestRunFailsWhenTheHookWatchEnds(t *testing.T) {
 	e := newEnv(t)
 	reg := receiver.NewRegistry()
 	reg.HandleFunc("audit", receiver.JobInfo{},
-		func(context.Context, *receiver.Job, *receiver.Change, events.Action, map[string]any) error { return nil })
+		func(context.Context, *receiver.Job, *receiver.Change, events.Action, map[string]any) error {
+			return nil
+		})
 	js := &hookWatchJS{JetStream: e.JS}
 	r := e.startOn(js, reg, testOptions(t))
 	js.mu.Lock()
