@@ -234,6 +234,11 @@ func (r *Router) Run(ctx context.Context) error {
 			continue
 		}
 		p, out := r.route(ctx, m)
+		if out == queue && len(released) > 0 {
+			// A change before it is left for redelivery: routed now, this
+			// one would overtake it.
+			out = release
+		}
 		switch out {
 		case release:
 			released = append(released, m)

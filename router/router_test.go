@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1194,4 +1195,50 @@ func TestAChangeTooLargeForItsDeadLetterIsStillDeadLettered(t *testing.T) {
 			require.Equal(t, data, orig.Data, "the change is in CHANGES at that sequence")
 		})
 	}
+}
+
+// TestChangesAfterAReleasedOneAreReleasedToo: a change left for
+// redelivery at the stop (its callbacks failed) must not be overtaken by a
+// later change already in hand: that one is released with it, not routed.
+func TestChangesAfterAReleasedOneAreReleasedToo(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionCreate)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	var first router.Callbacks
+	first.Register("owner", func(ctx context.Context, _ router.CallbackRequest) (map[string]any, error) {
+		if calls.Add(1) > 1 {
+			return map[string]any{"owner": "neteng"}, nil // the later change's callbacks succeed
+		}
+		close(entered)
+		<-release
+		return nil, errors.New("CMDB connection closed")
+	})
+	r := router.New(e.srv.JS, router.Options{Callbacks: &first, Logger: slog.New(slog.NewTextHandler(e.log, nil))})
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	e.publish("c1", create("d1"))
+	<-entered
+	e.publish("c2", create("d1"))
+	cons, err := e.srv.JS.Consumer(e.ctx, jhjs.StreamChanges, jhjs.ConsumerRouter)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		info, err := cons.Info(e.ctx)
+		return err == nil && info.NumAckPending == 2
+	}, 30*time.Second, time.Millisecond, "the second change is in the router's hands")
+	cancel()
+	close(release)
+	require.NoError(t, <-done)
+	e.jobMessages("audit", 0)
+	require.Equal(t, uint64(2), e.pendingChanges(), "neither is acknowledged")
+
+	// Both come back. (In which order is the server's: a pull request the
+	// stopped router left at the server may take the first one released
+	// and hand it back after the second.)
+	r = e.startRouter(router.Options{})
+	e.waitRouted(r, 2)
+	got := e.jobMessages("audit", 2)
+	require.ElementsMatch(t, []string{"c1", "c2"}, []string{got[0].ID(), got[1].ID()})
 }
