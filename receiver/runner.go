@@ -225,8 +225,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	wg.Go(func() {
 		select {
 		case <-hooks.Done():
-			if ctx.Err() != nil {
-				return
+			if watchCtx.Err() != nil {
+				return // ended by the stop, not on its own
 			}
 			err := fmt.Errorf("the %s watch ended: %w", jhjs.BucketJobHooks, hooks.Err())
 			errMu.Lock()
