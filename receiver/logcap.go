@@ -46,9 +46,16 @@ func (c capHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (c capHandler) WithGroup(name string) slog.Handler { return capHandler{c.h.WithGroup(name)} }
 
-// capAttr returns a with its value capped.
-func capAttr(a slog.Attr) slog.Attr {
+// capAttr returns a with its value capped. A value whose Error or String
+// panics (a typed nil) is left as it is: slog's handler recovers from that,
+// as it would without the cap.
+func capAttr(a slog.Attr) (capped slog.Attr) {
 	v := a.Value.Resolve()
+	defer func() {
+		if recover() != nil {
+			capped = slog.Attr{Key: a.Key, Value: v}
+		}
+	}()
 	switch v.Kind() {
 	case slog.KindString:
 		if len(v.String()) > maxLogValue {
@@ -56,11 +63,11 @@ func capAttr(a slog.Attr) slog.Attr {
 		}
 	case slog.KindGroup:
 		group := v.Group()
-		capped := make([]any, len(group))
+		attrs := make([]any, len(group))
 		for i, g := range group {
-			capped[i] = capAttr(g)
+			attrs[i] = capAttr(g)
 		}
-		return slog.Group(a.Key, capped...)
+		return slog.Group(a.Key, attrs...)
 	case slog.KindAny:
 		switch x := v.Any().(type) {
 		case error:
