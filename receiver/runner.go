@@ -52,7 +52,23 @@ type Options struct {
 	// Logger receives the runner's and the jobs' logs (default
 	// slog.Default()), the message and each value of a line cut at 8 KiB.
 	Logger *slog.Logger
+	// Results says which runs are recorded in job_results: ResultsAll
+	// (the default) or ResultsFailures.
+	Results ResultsMode
 }
+
+// ResultsMode says which runs a Runner records in job_results.
+type ResultsMode string
+
+const (
+	// ResultsAll records every run: its status while it runs (once it
+	// outlives RunningAfter) and its final result.
+	ResultsAll ResultsMode = "all"
+	// ResultsFailures records only runs that did not complete at their
+	// first attempt: errored, failed, retried or dead-lettered ones. A
+	// run that completes first time leaves no record.
+	ResultsFailures ResultsMode = "failures"
+)
 
 func (o Options) withDefaults(reg *Registry) Options {
 	if len(o.Jobs) == 0 {
@@ -73,6 +89,9 @@ func (o Options) withDefaults(reg *Registry) Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Results == "" {
+		o.Results = ResultsAll
 	}
 	return o
 }
@@ -97,6 +116,9 @@ func (o Options) validate(reg *Registry) error {
 	}
 	if o.DrainTimeout < 0 {
 		errs = append(errs, fmt.Errorf("drain timeout must be positive, got %s", o.DrainTimeout))
+	}
+	if o.Results != ResultsAll && o.Results != ResultsFailures {
+		errs = append(errs, fmt.Errorf("results must be %q or %q, got %q", ResultsAll, ResultsFailures, o.Results))
 	}
 	if _, err := jhjs.ReceiverConsumerConfig("validate", o.Consumer); err != nil {
 		errs = append(errs, err)
