@@ -3,7 +3,6 @@ package events
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -47,17 +46,16 @@ func ParseAction(s string) (Action, error) {
 // MaxChangeIDLen is the longest change id (CloudEvent id) accepted, in bytes.
 const MaxChangeIDLen = 256
 
-var (
-	contentTypeToken = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-	jobNamePattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-	hookNamePattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
-)
+// The name rules are checked with byte loops, not regular expressions:
+// the router checks a change's content type on every change it routes. The
+// patterns the loops implement are in each function's comment (and in
+// names_test.go, which holds them to it).
 
 // ValidateContentType checks that ct is "<app_label>.<model>", each token
 // matching ^[a-z][a-z0-9_]*$ (for example "dcim.device").
 func ValidateContentType(ct string) error {
 	app, model, ok := strings.Cut(ct, ".")
-	if !ok || !contentTypeToken.MatchString(app) || !contentTypeToken.MatchString(model) {
+	if !ok || !isContentTypeToken(app) || !isContentTypeToken(model) {
 		return fmt.Errorf("%w %q: want <app_label>.<model>, lower-case tokens matching [a-z][a-z0-9_]* (e.g. dcim.device)", ErrInvalidContentType, ct)
 	}
 	return nil
@@ -66,7 +64,7 @@ func ValidateContentType(ct string) error {
 // ValidateJobName checks a job name: ^[a-z0-9][a-z0-9_-]{0,63}$, so that it
 // is both a subject token (jobs.<job>) and a consumer name (receiver-<job>).
 func ValidateJobName(name string) error {
-	if !jobNamePattern.MatchString(name) {
+	if !isJobName(name) {
 		return fmt.Errorf("%w %q: want 1-64 characters of a-z, 0-9, '_' and '-', starting with a letter or digit", ErrInvalidJobName, name)
 	}
 	return nil
@@ -75,11 +73,54 @@ func ValidateJobName(name string) error {
 // ValidateHookName checks a hook name: ^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$. It
 // is also the hook's key in the job_hooks bucket.
 func ValidateHookName(name string) error {
-	if !hookNamePattern.MatchString(name) {
+	if !isHookName(name) {
 		return fmt.Errorf("%w %q: want 1-128 characters of A-Z, a-z, 0-9, '_' and '-', starting with a letter or digit", ErrInvalidHookName, name)
 	}
 	return nil
 }
+
+// isContentTypeToken: ^[a-z][a-z0-9_]*$.
+func isContentTypeToken(s string) bool {
+	if s == "" || !isLower(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isLower(c) && !isDigit(c) && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// isJobName: ^[a-z0-9][a-z0-9_-]{0,63}$.
+func isJobName(s string) bool {
+	if s == "" || len(s) > 64 || !isLower(s[0]) && !isDigit(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isLower(c) && !isDigit(c) && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// isHookName: ^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$.
+func isHookName(s string) bool {
+	if s == "" || len(s) > 128 || !isAlnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+func isAlnum(c byte) bool { return isLower(c) || 'A' <= c && c <= 'Z' || isDigit(c) }
 
 // ValidateChangeID checks a change id (the CloudEvent id): non-empty and at
 // most MaxChangeIDLen bytes.

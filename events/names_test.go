@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -67,4 +68,50 @@ func TestParseAction(t *testing.T) {
 		require.ErrorIs(t, err, events.ErrInvalidAction)
 		require.ErrorContains(t, err, "want create, update or delete")
 	}
+}
+
+// The patterns of the contract (SPEC.md, Names), which the byte loops of
+// the validators implement.
+var (
+	contentTypeToken = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	jobNamePattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	hookNamePattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+)
+
+// parseChangeSubjectBySplit is ParseChangeSubject as the contract reads.
+func parseChangeSubjectBySplit(subject string) (string, events.Action, bool) {
+	tokens := strings.Split(subject, ".")
+	if len(tokens) != 4 || tokens[0] != "changes" || !contentTypeToken.MatchString(tokens[1]) || !contentTypeToken.MatchString(tokens[2]) {
+		return "", "", false
+	}
+	a := events.Action(tokens[3])
+	return tokens[1] + "." + tokens[2], a, a.Valid()
+}
+
+// FuzzNames holds the validators' byte loops to the contract's patterns.
+func FuzzNames(f *testing.F) {
+	for _, s := range []string{"dcim.device", "ipam.ip_address2", "DCIM.device", "dcim.1device", "dcim.device.x", "",
+		"serial-validator", "9lives_job", strings.Repeat("a", 64), strings.Repeat("a", 65), "-x", "Serial-Check_1",
+		strings.Repeat("H", 128), strings.Repeat("H", 129), "_x", "a\n", "changes.dcim.device.update", "changes..device.update",
+		"changes.dcim.device.update.x", "changes.dcim.device.", "changes.dcim.device.updatE"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		app, model, ok := strings.Cut(s, ".")
+		wantCT := ok && contentTypeToken.MatchString(app) && contentTypeToken.MatchString(model)
+		if got := events.ValidateContentType(s) == nil; got != wantCT {
+			t.Errorf("ValidateContentType(%q) ok = %v, the pattern says %v", s, got, wantCT)
+		}
+		if got, want := events.ValidateJobName(s) == nil, jobNamePattern.MatchString(s); got != want {
+			t.Errorf("ValidateJobName(%q) ok = %v, the pattern says %v", s, got, want)
+		}
+		if got, want := events.ValidateHookName(s) == nil, hookNamePattern.MatchString(s); got != want {
+			t.Errorf("ValidateHookName(%q) ok = %v, the pattern says %v", s, got, want)
+		}
+		ct, action, err := events.ParseChangeSubject(s)
+		wantCT2, wantAction, want := parseChangeSubjectBySplit(s)
+		if (err == nil) != want || err == nil && (ct != wantCT2 || action != wantAction) {
+			t.Errorf("ParseChangeSubject(%q) = %q, %q, %v; want %q, %q, ok %v", s, ct, action, err, wantCT2, wantAction, want)
+		}
+	})
 }
