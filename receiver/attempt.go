@@ -64,14 +64,20 @@ func (j *jobRunner) attempt(d *delivery) {
 	}
 
 	// The record of the earlier attempts. One that cannot be read is not
-	// overwritten (their logs would be lost): the message comes back.
-	var rec *record
-	if err := settleWithRetries(ctx, func() (err error) {
-		rec, err = j.results.load(ctx, ResultKey(jm.Hook, jm.Key()))
-		return err
-	}); err != nil {
-		j.retryLater(d, "cannot read the job's result record", err)
-		return
+	// overwritten (their logs would be lost): the message comes back. A
+	// fresh message has none: not reading saves a round trip per job, and
+	// should one exist after all, the first write finds it (a
+	// compare-and-set) and writes on top of it.
+	key := ResultKey(jm.Hook, jm.Key())
+	rec := j.results.empty(key)
+	if !d.fresh {
+		if err := settleWithRetries(ctx, func() (err error) {
+			rec, err = j.results.load(ctx, key)
+			return err
+		}); err != nil {
+			j.retryLater(d, "cannot read the job's result record", err)
+			return
+		}
 	}
 
 	// Which attempt this is: the delivery count, unless the record counts
@@ -110,16 +116,25 @@ func (j *jobRunner) attempt(d *delivery) {
 	} else {
 		add = append(add, LogEntry{Time: res.Started, Level: LevelInfo,
 			Message: fmt.Sprintf("Running job %s (attempt %d of %d)", j.name, n, maxAttempts)})
-		if err := j.storeResult(ctx, rec, res, add); err != nil {
-			logger.Error("cannot record the job's start", "error", err)
-		} else {
-			add = nil
-		}
 		change.Params = j.params(hook, hookErr, job)
 		if err := j.checkParams(change.Params); err != nil {
 			o = outcome{err: err}
 		} else {
-			o = j.invoke(job, change)
+			// A run that outlives RunningAfter is recorded as running,
+			// while it runs: a quick one gets its final record only, one
+			// write per run.
+			o = j.invoke(job, change, func() {
+				if !j.records(n, rec) {
+					return
+				}
+				ctx, cancel := j.settleContext()
+				defer cancel()
+				if err := j.storeResult(ctx, rec, res, add); err != nil {
+					logger.Error("cannot record the job's start", "error", err)
+				} else {
+					add = nil
+				}
+			})
 		}
 	}
 
@@ -178,7 +193,11 @@ func (j *jobRunner) attempt(d *delivery) {
 	res.Completed = &now
 	ctx, cancel = j.settleContext() // the first may have expired while the job ran
 	defer cancel()
-	if err := j.storeResult(ctx, rec, res, add); err != nil {
+	var err error
+	if j.records(n, rec) || res.Status != StatusCompleted { // results "failures": a first attempt that completed leaves none
+		err = j.storeResult(ctx, rec, res, add)
+	}
+	if err != nil {
 		// Settled now, the message would leave a record saying running
 		// forever, and nothing would retry it: it is released for
 		// another attempt instead, unless the server will not redeliver it.
@@ -265,8 +284,19 @@ func (j *jobRunner) retryDelay(n int, err error) time.Duration {
 	return j.opts.Consumer.RetryDelay(uint64(n))
 }
 
+// records reports whether attempt n, with the record rec read before it,
+// is recorded before it ends: always with results "all"; with
+// "failures", only a later attempt or one with a record already (say, of
+// a replayed message's earlier run). Whatever it says, an attempt that does
+// not complete is recorded when it ends.
+func (j *jobRunner) records(n int, rec *record) bool {
+	return j.opts.Results == ResultsAll || n > 1 || rec.rev != 0
+}
+
 // invoke calls the receiver with the per-job timeout, recovering a panic.
-func (j *jobRunner) invoke(job *Job, ch *Change) outcome {
+// If the receiver has not returned after RunningAfter, invoke calls
+// longRun, once, while the receiver goes on.
+func (j *jobRunner) invoke(job *Job, ch *Change, longRun func()) outcome {
 	ctx, cancel := context.WithTimeoutCause(j.jobCtx, j.opts.Timeout, ErrTimeout)
 	defer cancel()
 	var object map[string]any
@@ -282,19 +312,23 @@ func (j *jobRunner) invoke(job *Job, ch *Change) outcome {
 		}()
 		done <- outcome{err: j.receiver.ReceiveJobHook(ctx, job, ch, ch.Action, object)}
 	}()
+	long := time.NewTimer(j.opts.RunningAfter)
+	defer long.Stop()
 	var o outcome
 	select {
 	case o = <-done:
-	case <-ctx.Done():
-		t := time.NewTimer(abandonAfter)
+	case <-long.C:
+		longRun()
 		select {
 		case o = <-done:
-			t.Stop()
-		case <-t.C:
-			o = outcome{abandoned: true, err: fmt.Errorf("the receiver did not return within %s after its context ended; abandoned it", abandonAfter)}
+		case <-ctx.Done():
+			o = j.await(done)
 		}
+	case <-ctx.Done():
+		o = j.await(done)
 	}
 	if o.err != nil && !o.panicked && ctx.Err() != nil {
+
 		switch cause := context.Cause(ctx); {
 		case errors.Is(cause, ErrTimeout):
 			o.timedOut = true
@@ -304,6 +338,19 @@ func (j *jobRunner) invoke(job *Job, ch *Change) outcome {
 		}
 	}
 	return o
+}
+
+// await waits for the outcome of a receiver whose context has ended, for
+// abandonAfter at most.
+func (j *jobRunner) await(done <-chan outcome) outcome {
+	t := time.NewTimer(abandonAfter)
+	defer t.Stop()
+	select {
+	case o := <-done:
+		return o
+	case <-t.C:
+		return outcome{abandoned: true, err: fmt.Errorf("the receiver did not return within %s after its context ended; abandoned it", abandonAfter)}
+	}
 }
 
 // settleContext bounds one settling step. It does not end with the job's

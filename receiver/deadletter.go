@@ -112,6 +112,10 @@ func newDeadLetter(raw *jetstream.RawStreamMsg) *DeadLetter {
 	return dl
 }
 
+// replayMarker is in the Nats-Msg-Id of a replayed job message, and nowhere
+// else: change keys and hook names have no dots.
+const replayMarker = ".replay-"
+
 // Replayed reports a replayed dead letter.
 type Replayed struct {
 	DeadLetter *DeadLetter
@@ -146,7 +150,7 @@ func (d *DeadLetters) Replay(ctx context.Context, seq uint64) (*Replayed, error)
 		}
 		h[k] = append([]string(nil), v...)
 	}
-	msgID := fmt.Sprintf("%s.%s.replay-%d", events.ChangeKey(events.HeaderValue(dl.Header, events.HeaderPrefix+"source"), dl.ChangeID), dl.Hook, dl.Sequence)
+	msgID := fmt.Sprintf("%s.%s"+replayMarker+"%d", events.ChangeKey(events.HeaderValue(dl.Header, events.HeaderPrefix+"source"), dl.ChangeID), dl.Hook, dl.Sequence)
 	h.Set(nats.MsgIdHdr, msgID)
 	ack, err := d.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Header: h, Data: dl.Data})
 	if err != nil {

@@ -33,6 +33,7 @@ type jobRunnerConfig struct {
 	js          jetstream.JetStream
 	consumer    jetstream.Consumer // the consumer at start; run's own after that
 	consumerCfg jetstream.ConsumerConfig
+	since       since // which messages of consumer are surely new to it
 	hooks       *hookconfig.Watcher // live copy of job_hooks, for params
 	hookStore   *hookconfig.Store   // for a hook the copy does not have yet
 	results     *Results
@@ -77,6 +78,8 @@ type delivery struct {
 	// attempt is the attempt it runs as, once attempt has decided (see
 	// there); 0 before.
 	attempt int
+	// fresh: it surely has no result record yet (see jobRunner.fresh).
+	fresh bool
 }
 
 func (d *delivery) attempts() int {
@@ -102,6 +105,7 @@ func newJobRunner(c jobRunnerConfig) *jobRunner {
 // drained puller may still be fetching.
 type puller struct {
 	consumer jetstream.Consumer
+	since    since // which of its messages are surely new to it
 	draining chan struct{}
 	once     sync.Once
 }
@@ -183,6 +187,7 @@ func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready fu
 
 	var (
 		consumer = j.consumer // run's alone: pullers get theirs at start
+		since    = j.since
 		current  *puller
 		loaded   = follow.Ready()
 		followed = follow.Done()
@@ -211,7 +216,7 @@ func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready fu
 		switch {
 		case f.enabled && current == nil && restartC == nil:
 			var err error
-			if current, err = j.startPull(consumer); err != nil {
+			if current, err = j.startPull(consumer, since); err != nil {
 				j.shutdown(nil)
 				return err
 			}
@@ -285,8 +290,9 @@ func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready fu
 				j.logger.Warn("consumer recreated: every job message of this job stored in JOBS is delivered again; those whose result is final are settled without running", "messages", info.NumPending)
 			}
 			consumer = cons
+			since = consumerSince(ctx, j.js, cons, restored.Action == jhjs.ActionCreated)
 			backoff.Reset()
-			if current, err = j.startPull(consumer); err != nil {
+			if current, err = j.startPull(consumer, since); err != nil {
 				j.shutdown(nil)
 				return err
 			}
@@ -320,8 +326,8 @@ func (j *jobRunner) enabledIn(e jetstream.KeyValueEntry) bool {
 const fetchWait = 5 * time.Second
 
 // startPull starts fetching messages from cons.
-func (j *jobRunner) startPull(cons jetstream.Consumer) (*puller, error) {
-	p := &puller{consumer: cons, draining: make(chan struct{})}
+func (j *jobRunner) startPull(cons jetstream.Consumer, since since) (*puller, error) {
+	p := &puller{consumer: cons, since: since, draining: make(chan struct{})}
 	j.pullers.Add(1)
 	go func() {
 		defer j.pullers.Done()
@@ -335,14 +341,19 @@ func (j *jobRunner) startPull(cons jetstream.Consumer) (*puller, error) {
 	return p, nil
 }
 
-// pull fetches one message per free slot until p drains, the runner stops
-// or the consumer is gone. It never asks for more than it can hold: a
-// message waiting in a client buffer gets no heartbeats, so a slow job
-// would let the server redeliver it elsewhere while this copy still ran
-// later (nats.go#1929). A message fetched as the job is disabled is held,
-// with heartbeats, until the job is enabled again.
+// pull fetches messages until p drains, the runner stops or the consumer
+// is gone. It never asks for more than it can hold: a message waiting in a
+// client buffer gets no heartbeats, so a slow job would let the server
+// redeliver it elsewhere while this copy still ran later (nats.go#1929).
+// While messages come, it takes what is there, as many as its free slots,
+// in one request that does not wait; when none are there, it waits for
+// one. So a job disabled while it idles takes at most the one message of
+// the request in flight, which is not cancelled (see puller.drain). A
+// message fetched as the job is disabled is held, with heartbeats, until
+// the job is enabled again.
 func (j *jobRunner) pull(p *puller) {
 	pause := retry.NewTimer(fetchBackoff)
+	busy := false // the last request brought messages
 	for {
 		if p.stopped(j.stop) {
 			return
@@ -354,19 +365,23 @@ func (j *jobRunner) pull(p *puller) {
 		case <-j.stop:
 			return
 		}
+		slots := 1
+		if busy {
+			slots += j.takeFreeSlots()
+		}
 		if p.stopped(j.stop) { // drained while it waited for a slot
-			<-j.held
+			j.freeSlots(slots)
 			return
 		}
-		ctx, cancel := context.WithTimeout(j.fetchCtx, fetchWait)
-		msg, err := p.consumer.Next(jetstream.FetchContext(ctx))
-		cancel()
-		if err == nil {
+		got, err := j.fetch(p, slots, busy)
+		j.freeSlots(slots - got)
+		busy = got > 0
+		if busy {
 			pause.Reset()
-			j.dispatch(msg)
+		}
+		if err == nil || busy {
 			continue
 		}
-		<-j.held
 		select {
 		case <-p.draining:
 			return
@@ -396,6 +411,54 @@ func (j *jobRunner) pull(p *puller) {
 	}
 }
 
+// takeFreeSlots takes every free slot without waiting, and says how many.
+func (j *jobRunner) takeFreeSlots() int {
+	for n := 0; ; n++ {
+		select {
+		case j.held <- struct{}{}:
+		default:
+			return n
+		}
+	}
+}
+
+func (j *jobRunner) freeSlots(n int) {
+	for range n {
+		<-j.held
+	}
+}
+
+// fetch asks p's consumer for up to n messages in one request (noWait:
+// only those there now) and dispatches each as it arrives. It returns how
+// many came, and why the request ended early (nats.ErrTimeout when it
+// expired with none).
+func (j *jobRunner) fetch(p *puller, n int, noWait bool) (int, error) {
+	ctx, cancel := context.WithTimeout(j.fetchCtx, fetchWait)
+	defer cancel()
+	var batch jetstream.MessageBatch
+	var err error
+	if noWait {
+		batch, err = p.consumer.FetchNoWait(n)
+	} else {
+		batch, err = p.consumer.Fetch(n, jetstream.FetchContext(ctx))
+	}
+	if err != nil {
+		return 0, err
+	}
+	got := 0
+	for msg := range batch.Messages() {
+		got++
+		j.dispatch(p, msg)
+	}
+	switch err := batch.Error(); {
+	case err != nil:
+		return got, err
+	case got == 0:
+		return 0, nats.ErrTimeout
+	}
+	return got, nil
+}
+
 // consumerGone reports whether p's consumer no longer exists (and not
 // merely JetStream being unavailable for a moment).
 func (j *jobRunner) consumerGone(p *puller) bool {
@@ -405,29 +468,35 @@ func (j *jobRunner) consumerGone(p *puller) bool {
 	return errors.Is(err, jetstream.ErrConsumerNotFound)
 }
 
-// dispatch queues msg behind earlier messages about the same object.
-func (j *jobRunner) dispatch(msg jetstream.Msg) {
+// dispatch queues msg behind earlier messages about the same object. It
+// reads only what the order needs (the object, see orderKey): the worker
+// decodes the message, so that the one fetching goroutine stays quick.
+func (j *jobRunner) dispatch(p *puller, msg jetstream.Msg) {
 	d := &delivery{msg: msg}
 	j.beats.add(msg)
 	d.meta, d.err = msg.Metadata()
 	if d.err == nil {
-		d.jm, d.err = events.DecodeJobMessage(msg.Subject(), msg.Headers(), msg.Data())
+		d.fresh = p.since.fresh(msg, d.meta)
 	}
-	if d.err == nil {
-		// The hook names the result key, so it must be a valid name.
-		d.err = events.ValidateHookName(d.jm.Hook)
-	}
-	switch {
-	case d.err != nil:
-		d.key = fmt.Sprintf("invalid\x00%p", d) // no order to keep
-	case d.jm.Change.ObjectID != "":
-		d.key = d.jm.Change.ContentType + "\x00" + d.jm.Change.ObjectID
-	default:
-		d.key = "change\x00" + d.jm.Key()
+	d.key = orderKey(msg)
+	if d.key == "" {
+		d.key = fmt.Sprintf("unordered\x00%p", d) // no object to keep in order, or not decodable
 	}
 	if j.queue.push(d) {
 		j.workers.Add(1)
 		go j.work(d.key)
+	}
+}
+
+// decode reads d's job message; d.err says why it is not a valid one.
+func (d *delivery) decode() {
+	if d.err != nil {
+		return
+	}
+	d.jm, d.err = events.DecodeJobMessage(d.msg.Subject(), d.msg.Headers(), d.msg.Data())
+	if d.err == nil {
+		// The hook names the result key, so it must be a valid name.
+		d.err = events.ValidateHookName(d.jm.Hook)
 	}
 }
 
@@ -448,6 +517,7 @@ func (j *jobRunner) handle(d *delivery) {
 		j.beats.remove(d.msg)
 		<-j.held
 	}()
+	d.decode()
 	if d.err != nil {
 		j.reject(d)
 		return

@@ -160,6 +160,9 @@ type record struct {
 	logs []LogEntry // the stored record's logs
 }
 
+// empty returns the record at key for a message that has none yet.
+func (rs *Results) empty(key string) *record { return &record{rs: rs, key: key} }
+
 // load reads the record at key: an empty one when there is none. Any other
 // failure is an error, so that a record that could not be read is never
 // replaced by one without its earlier logs.

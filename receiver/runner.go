@@ -22,6 +22,7 @@ const (
 	DefaultTimeout      = 5 * time.Minute
 	DefaultDrainTimeout = 30 * time.Second
 	DefaultSource       = "jobhooks://receiver"
+	DefaultRunningAfter = time.Second
 )
 
 // Options tune a Runner; zero fields take the defaults.
@@ -55,14 +56,18 @@ type Options struct {
 	// Results says which runs are recorded in job_results: ResultsAll
 	// (the default) or ResultsFailures.
 	Results ResultsMode
+	// RunningAfter is how long a run goes before it is recorded as
+	// running (default 1s): a quicker one gets only its final record, one
+	// write per run.
+	RunningAfter time.Duration
 }
 
 // ResultsMode says which runs a Runner records in job_results.
 type ResultsMode string
 
 const (
-	// ResultsAll records every run: its status while it runs (once it
-	// outlives RunningAfter) and its final result.
+	// ResultsAll records every run: its final result, and while it runs,
+	// once it outlives Options.RunningAfter, that it is running.
 	ResultsAll ResultsMode = "all"
 	// ResultsFailures records only runs that did not complete at their
 	// first attempt: errored, failed, retried or dead-lettered ones. A
@@ -93,6 +98,9 @@ func (o Options) withDefaults(reg *Registry) Options {
 	if o.Results == "" {
 		o.Results = ResultsAll
 	}
+	if o.RunningAfter == 0 {
+		o.RunningAfter = DefaultRunningAfter
+	}
 	return o
 }
 
@@ -113,6 +121,9 @@ func (o Options) validate(reg *Registry) error {
 	}
 	if o.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout must be positive, got %s", o.Timeout))
+	}
+	if o.RunningAfter < 0 {
+		errs = append(errs, fmt.Errorf("running-after must be positive, got %s", o.RunningAfter))
 	}
 	if o.DrainTimeout < 0 {
 		errs = append(errs, fmt.Errorf("drain timeout must be positive, got %s", o.DrainTimeout))
@@ -210,12 +221,14 @@ func (r *Runner) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		cons, err := jhjs.EnsureConsumer(ctx, r.js, jhjs.StreamJobs, cfg, jhjs.WithLogger(logger))
+		var ensured jhjs.ProvisionResult
+		cons, err := jhjs.EnsureConsumer(ctx, r.js, jhjs.StreamJobs, cfg, jhjs.WithLogger(logger), jhjs.WithResult(&ensured))
 		if err != nil {
 			return err
 		}
+		since := consumerSince(ctx, r.js, cons, ensured.Action == jhjs.ActionCreated)
 		runners = append(runners, newJobRunner(jobRunnerConfig{
-			name: name, receiver: rcv, info: info, opts: opts, js: r.js, consumer: cons, consumerCfg: cfg,
+			name: name, receiver: rcv, info: info, opts: opts, js: r.js, consumer: cons, consumerCfg: cfg, since: since,
 			hooks: hooks, hookStore: hookStore, results: results, publisher: publisher, logger: logger.With("job", name),
 		}))
 	}

@@ -1,0 +1,60 @@
+package receiver
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
+)
+
+// An attempt reads its message's result record first, for the attempts
+// before it: a round trip per job. A message that is surely new to its
+// consumer has none, and its attempt skips the read. Should a record exist
+// after all, the attempt's first write, a compare-and-set, finds it and
+// writes on top of it.
+
+// recordSkew is how far the clocks of a cluster's servers may be apart: a
+// message stored less than this after its consumer was created may be
+// older than the consumer.
+const recordSkew = time.Second
+
+// since says which messages of a consumer are surely new to it: those
+// stored after it was created. A consumer created after a message (deleted
+// and created again: it delivers all of JOBS again) may deliver what an
+// earlier one ran already; then the record says whether it is settled.
+type since struct {
+	seq  uint64    // stream sequences after this, when known
+	time time.Time // else stream timestamps after this
+}
+
+// consumerSince returns the since of cons; created: the caller has just
+// created it, and the stream's last sequence now bounds what it may have
+// had before.
+func consumerSince(ctx context.Context, js jetstream.JetStream, cons jetstream.Consumer, created bool) since {
+	if created {
+		if stream, err := js.Stream(ctx, jhjs.StreamJobs); err == nil {
+			return since{seq: stream.CachedInfo().State.LastSeq}
+		}
+	}
+	if info := cons.CachedInfo(); info != nil {
+		return since{time: info.Created.Add(recordSkew)}
+	}
+	return since{seq: ^uint64(0)} // nothing is surely new
+}
+
+// fresh reports whether msg surely has no result record: its first
+// delivery, of a message newer than its consumer, and not a replay of a
+// dead letter (whose record holds the earlier attempts).
+func (s since) fresh(msg jetstream.Msg, meta *jetstream.MsgMetadata) bool {
+	if meta.NumDelivered != 1 || strings.Contains(msg.Headers().Get(nats.MsgIdHdr), replayMarker) {
+		return false
+	}
+	if s.seq > 0 {
+		return meta.Sequence.Stream > s.seq
+	}
+	return meta.Timestamp.After(s.time)
+}
