@@ -33,7 +33,7 @@ type jobRunnerConfig struct {
 	js          jetstream.JetStream
 	consumer    jetstream.Consumer // the consumer at start; run's own after that
 	consumerCfg jetstream.ConsumerConfig
-	since       since // which messages of consumer are surely new to it
+	since       since               // which messages of consumer are surely new to it
 	hooks       *hookconfig.Watcher // live copy of job_hooks, for params
 	hookStore   *hookconfig.Store   // for a hook the copy does not have yet
 	results     *Results
