@@ -223,7 +223,7 @@ func (j *jobRunner) attempt(d *delivery) {
 	args := []any{"status", res.Status, "duration", now.Sub(res.Started)}
 	switch res.Status {
 	case StatusCompleted:
-		logger.Info("job completed", args...)
+		logger.Debug("job completed", args...) // its record says so: no line per job at info
 	case StatusRetrying:
 		logger.Warn("job attempt failed; will retry", append(args, "error", res.Error)...)
 	default:

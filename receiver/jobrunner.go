@@ -89,11 +89,17 @@ func (d *delivery) attempts() int {
 	return int(d.meta.NumDelivered)
 }
 
+// heldPerSlot is how many messages a receiver holds per running slot: the
+// one running and those ready to run next, heartbeated, so that a slot
+// that frees up runs the next at once instead of waiting for a fetch, and
+// fetches come in batches.
+const heldPerSlot = 4
+
 func newJobRunner(c jobRunnerConfig) *jobRunner {
 	return &jobRunner{
 		jobRunnerConfig: c,
 		gate:            newGate(),
-		held:            make(chan struct{}, c.opts.Concurrency),
+		held:            make(chan struct{}, heldPerSlot*c.opts.Concurrency),
 		running:         make(chan struct{}, c.opts.Concurrency),
 		ended:           make(chan *puller),
 		stop:            make(chan struct{}),

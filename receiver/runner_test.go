@@ -534,20 +534,20 @@ func TestInProgressKeepsALongJobAlive(t *testing.T) {
 	assert.Equal(t, uint64(1), info.Delivered.Consumer, "never redelivered while running")
 }
 
-// TestWaitingMessagesAreNotFetchedEarly: while every slot runs a long job,
-// the next message stays on the server. Fetched early, it would sit in a
+// TestWaitingMessagesAreNotFetchedEarly: a receiver holds at most four
+// times its concurrency (running, or waiting to run, with heartbeats);
+// the next messages stay on the server. Fetched early, they would sit in a
 // client buffer without heartbeats, be redelivered to another receiver
-// when its ack wait ran out, and then run twice.
+// when their ack wait ran out, and then run twice.
 func TestWaitingMessagesAreNotFetchedEarly(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	acks := e.watchAcks("long")
 	release := make(chan struct{})
-	blocking := map[string]bool{"c-1": true, "c-3": true}
 	reg := receiver.NewRegistry()
 	reg.HandleFunc("long", receiver.JobInfo{},
 		func(ctx context.Context, job *receiver.Job, ch *receiver.Change, action events.Action, obj map[string]any) error {
-			if blocking[ch.ID] {
+			if ch.ID == "c-1" {
 				<-release
 			}
 			return nil
@@ -556,32 +556,29 @@ func TestWaitingMessagesAreNotFetchedEarly(t *testing.T) {
 	opts.Concurrency = 2
 	opts.Consumer.AckWait = 300 * time.Millisecond
 	e.start(reg, opts)
-	// c-1 takes a slot for long, c-2 is quick and frees the other, which
-	// c-3 then takes for long: c-4 must wait on the server meanwhile.
-	for i := 1; i <= 4; i++ {
-		id := fmt.Sprint(i)
-		e.publishJob("h", "long", "c-"+id, change(events.ActionUpdate, id, device(id, "A"), device(id, "B")), nil)
+	// c-1 runs long; the rest, about the same object, wait behind it.
+	const n, held = 12, 4 * 2
+	for i := 1; i <= n; i++ {
+		e.publishJob("h", "long", fmt.Sprintf("c-%d", i), change(events.ActionUpdate, "1", device("1", "A"), device("1", "B")), nil)
 	}
-	require.Equal(t, receiver.StatusCompleted, e.waitResult("h", "c-2").Status)
-
-	// c-1 and c-3 run past the ack deadline (AckWait + back-off): twelve
-	// in-progress acks, two every AckWait/3.
-	for range 12 {
+	// Past the ack deadline twice over (AckWait + back-off): every held
+	// message is kept alive, two in-progress acks each at least.
+	for range 6 * held {
 		nextAck(t, acks, "+WPI")
 	}
 	info := e.consumerInfo("long")
-	assert.Equal(t, 2, info.NumAckPending, "only the running messages are out")
-	assert.Equal(t, uint64(1), info.NumPending, "c-4 waits on the server")
+	assert.Equal(t, held, info.NumAckPending, "four times the concurrency is held")
+	assert.Equal(t, uint64(n-held), info.NumPending, "the rest wait on the server")
 	assert.Zero(t, info.NumRedelivered)
 	close(release)
 
-	for i := 1; i <= 4; i++ {
+	for i := 1; i <= n; i++ {
 		res := e.waitResult("h", fmt.Sprintf("c-%d", i))
 		assert.Equal(t, receiver.StatusCompleted, res.Status)
 		assert.Equal(t, 1, res.Attempts, res.ChangeID)
 	}
 	info = e.waitSettled("long")
-	assert.Equal(t, uint64(4), info.Delivered.Consumer, "each delivered once")
+	assert.Equal(t, uint64(n), info.Delivered.Consumer, "each delivered once")
 }
 
 func TestOptionsAreValidated(t *testing.T) {
