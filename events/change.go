@@ -31,45 +31,56 @@ type Change struct {
 // Validate checks the change on its own: a valid action and content type;
 // postchange present for create and update, absent for delete.
 func (c *Change) Validate() error {
-	if err := ValidateContentType(c.ContentType); err != nil {
+	return validateChange(c.ContentType, c.Action, c.PostChange != nil)
+}
+
+// ValidateFor checks the change and that its content type and action are the
+// ones its subject names (changes.<content_type>.<action>).
+func (c *Change) ValidateFor(subject string) error {
+	return validateChangeFor(subject, c.ContentType, c.Action, c.PostChange != nil)
+}
+
+// validateChange is Change.Validate on what it checks, for the changes
+// whose snapshots are not decoded (DecodeHead) as well.
+func validateChange(contentType string, action Action, postChange bool) error {
+	if err := ValidateContentType(contentType); err != nil {
 		return fmt.Errorf("%w: content_type: %w", ErrInvalidChange, err)
 	}
-	if !c.Action.Valid() {
-		_, err := ParseAction(string(c.Action))
+	if !action.Valid() {
+		_, err := ParseAction(string(action))
 		return fmt.Errorf("%w: action: %w", ErrInvalidChange, err)
 	}
-	switch c.Action {
+	switch action {
 	case ActionCreate:
-		if c.PostChange == nil {
+		if !postChange {
 			return fmt.Errorf("%w: a create needs postchange (the new object)", ErrInvalidChange)
 		}
 	case ActionUpdate:
-		if c.PostChange == nil {
+		if !postChange {
 			return fmt.Errorf("%w: an update needs postchange (the object after the change)", ErrInvalidChange)
 		}
 	case ActionDelete:
-		if c.PostChange != nil {
+		if postChange {
 			return fmt.Errorf("%w: a delete must have postchange null (the object is gone); put its last state in prechange", ErrInvalidChange)
 		}
 	}
 	return nil
 }
 
-// ValidateFor checks the change and that its content type and action are the
-// ones its subject names (changes.<content_type>.<action>).
-func (c *Change) ValidateFor(subject string) error {
-	contentType, action, err := ParseChangeSubject(subject)
+// validateChangeFor is Change.ValidateFor on what it checks.
+func validateChangeFor(subject, contentType string, action Action, postChange bool) error {
+	subjectType, subjectAction, err := ParseChangeSubject(subject)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidChange, err)
 	}
-	if err := c.Validate(); err != nil {
+	if err := validateChange(contentType, action, postChange); err != nil {
 		return err
 	}
-	if c.ContentType != contentType {
-		return fmt.Errorf("%w: content_type %q does not match subject %q", ErrInvalidChange, c.ContentType, subject)
+	if contentType != subjectType {
+		return fmt.Errorf("%w: content_type %q does not match subject %q", ErrInvalidChange, contentType, subject)
 	}
-	if c.Action != action {
-		return fmt.Errorf("%w: action %q does not match subject %q", ErrInvalidChange, c.Action, subject)
+	if action != subjectAction {
+		return fmt.Errorf("%w: action %q does not match subject %q", ErrInvalidChange, action, subject)
 	}
 	return nil
 }

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"maps"
 	"mime"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -93,10 +96,24 @@ func Decode(subject string, header nats.Header, data []byte) (*ChangeEvent, erro
 // DecodeEvent reads and validates the CloudEvent of a NATS message without
 // interpreting its data.
 func DecodeEvent(header nats.Header, data []byte) (*event.Event, error) {
+	ev, _, err := decodeEvent(header, data)
+	return ev, err
+}
+
+// decodeEvent is DecodeEvent, and says how the event arrived: in binary
+// or structured mode.
+func decodeEvent(header nats.Header, data []byte) (*event.Event, binding.Encoding, error) {
 	msg, err := newNATSMessage(header, data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidChange, err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrInvalidChange, err)
 	}
+	ev, err := toEvent(msg)
+	return ev, msg.encoding, err
+}
+
+// toEvent reads and validates the CloudEvent of msg through the SDK's
+// binding, binding.ToEvent.
+func toEvent(msg *natsMessage) (*event.Event, error) {
 	ev, err := binding.ToEvent(context.Background(), msg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: not a valid CloudEvent: %w", ErrInvalidChange, err)
@@ -111,7 +128,7 @@ func DecodeEvent(header nats.Header, data []byte) (*event.Event, error) {
 // arrived: a valid CloudEvent 1.0 with an acceptable change id.
 func ValidateEvent(ev *event.Event) error {
 	if err := ev.Validate(); err != nil {
-		return fmt.Errorf("%w: not a valid CloudEvent: %w", ErrInvalidChange, err)
+		return fmt.Errorf("%w: not a valid CloudEvent: %w", ErrInvalidChange, inOrder(err))
 	}
 	if ev.SpecVersion() != event.CloudEventsVersionV1 {
 		return fmt.Errorf("%w: specversion %q: want 1.0", ErrInvalidChange, ev.SpecVersion())
@@ -120,6 +137,30 @@ func ValidateEvent(ev *event.Event) error {
 		return fmt.Errorf("%w: %w", ErrInvalidChange, err)
 	}
 	return nil
+}
+
+// attributeErrors is an event.ValidationError that says its attributes in
+// name order: the SDK says them in map order, and the reason a change is
+// dead-lettered for should not change from one delivery to the next.
+type attributeErrors struct{ event.ValidationError }
+
+func (e attributeErrors) Error() string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(e.ValidationError)) {
+		b.WriteString(name + ": " + e.ValidationError[name].Error() + "\n") // as the SDK writes them
+	}
+	return b.String()
+}
+
+func (e attributeErrors) Unwrap() error { return e.ValidationError }
+
+// inOrder returns err, with its attributes in name order when it is an
+// event.ValidationError.
+func inOrder(err error) error {
+	if ve, ok := err.(event.ValidationError); ok {
+		return attributeErrors{ve}
+	}
+	return err
 }
 
 // ChangeOfEvent decodes a CloudEvent's data as a valid Change, for events
@@ -161,10 +202,28 @@ func ChangeFromEvent(subject string, ev *event.Event) (*ChangeEvent, error) {
 // decodeData unmarshals a change event's data, which must be JSON, into v:
 // numbers are float64 where that is exact, json.Number where it is not.
 func decodeData(ev *event.Event, v any) error {
-	if ct := ev.DataContentType(); ct != "" && !IsJSON(ct) {
+	if err := checkDataContentType(ev.DataContentType()); err != nil {
+		return err
+	}
+	if err := decodeJSONData(ev.Data(), v); err != nil {
+		return err
+	}
+	exactNumbers(reflect.ValueOf(v))
+	return nil
+}
+
+// checkDataContentType fails unless a change's datacontenttype, ct, is
+// JSON or not given.
+func checkDataContentType(ct string) error {
+	if ct != "" && !IsJSON(ct) {
 		return fmt.Errorf("%w: datacontenttype %q: change data must be JSON", ErrInvalidChange, ct)
 	}
-	data := ev.Data()
+	return nil
+}
+
+// decodeJSONData unmarshals data, which must be one UTF-8 JSON value and
+// nothing after it, into v, with json.Number for numbers.
+func decodeJSONData(data []byte, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return fmt.Errorf("%w: the event has no data; a change needs a JSON object with action, content_type and postchange/prechange", ErrInvalidChange)
 	}
@@ -184,7 +243,6 @@ func decodeData(ev *event.Event, v any) error {
 		end += int64(len(data[end:]) - len(bytes.TrimLeft(data[end:], " \t\r\n")))
 		return fmt.Errorf("%w: data is not a change JSON object: more data after it, at byte %d", ErrInvalidChange, end)
 	}
-	exactNumbers(reflect.ValueOf(v))
 	return nil
 }
 
@@ -278,22 +336,12 @@ type natsMessage struct {
 
 func newNATSMessage(header nats.Header, data []byte) (*natsMessage, error) {
 	m := &natsMessage{data: data, headers: make(map[string]string, len(header))}
-	for name, values := range header {
-		lower := strings.ToLower(name)
-		if !strings.HasPrefix(lower, HeaderPrefix) && lower != HeaderContentType {
-			continue
-		}
-		if len(values) == 0 {
-			continue
-		}
-		if len(values) > 1 || m.headers[lower] != "" {
-			return nil, fmt.Errorf("header %s appears more than once", lower)
-		}
-		value, err := decodeHeaderValue(values[0])
-		if err != nil {
-			return nil, fmt.Errorf("header %s: %w", lower, err)
-		}
-		m.headers[lower] = value
+	if err := m.readHeaders(header, maps.Keys(header)); err != nil {
+		// Say the first bad header in name order, not in map order: the
+		// reason a change is refused should not change from one delivery
+		// to the next.
+		clear(m.headers)
+		return nil, m.readHeaders(header, slices.Values(slices.Sorted(maps.Keys(header))))
 	}
 	if mediaType, _, _ := mime.ParseMediaType(m.headers[HeaderContentType]); strings.HasPrefix(mediaType, "application/cloudevents") {
 		if mediaType != StructuredContentType {
@@ -313,6 +361,56 @@ func newNATSMessage(header nats.Header, data []byte) (*natsMessage, error) {
 	}
 	m.encoding = binding.EncodingBinary
 	return m, nil
+}
+
+// readHeaders reads the ce- headers and content-type among names, decoded,
+// into m.headers.
+func (m *natsMessage) readHeaders(header nats.Header, names iter.Seq[string]) error {
+	for name := range names {
+		values := header[name]
+		lower := strings.ToLower(name)
+		if !strings.HasPrefix(lower, HeaderPrefix) && lower != HeaderContentType {
+			continue
+		}
+		if len(values) == 0 {
+			continue
+		}
+		// Another spelling of a name seen already is a duplicate too, even
+		// when the value seen was empty: which comes first depends on map
+		// order, and the outcome must not.
+		if _, seen := m.headers[lower]; len(values) > 1 || seen {
+			return fmt.Errorf("header %s appears more than once", lower)
+		}
+		value, err := decodeHeaderValue(values[0])
+		if err != nil {
+			return fmt.Errorf("header %s: %w", lower, err)
+		}
+		m.headers[lower] = value
+	}
+	return nil
+}
+
+// eachAttribute calls set with each attribute header of binary-mode m but
+// ce-specversion: its attribute (nil for an extension), its name without
+// the ce- prefix and its value. When set fails, it says the first failure
+// in name order, not in map order, as newNATSMessage does.
+func (m *natsMessage) eachAttribute(set func(attr spec.Attribute, name, value string) error) error {
+	if err := m.attributes(maps.Keys(m.headers), set); err != nil {
+		return m.attributes(slices.Values(slices.Sorted(maps.Keys(m.headers))), set)
+	}
+	return nil
+}
+
+func (m *natsMessage) attributes(names iter.Seq[string], set func(attr spec.Attribute, name, value string) error) error {
+	for name := range names {
+		if name == specs.PrefixedSpecVersionName() || name == HeaderContentType {
+			continue
+		}
+		if err := set(m.version.Attribute(name), strings.TrimPrefix(name, HeaderPrefix), m.headers[name]); err != nil {
+			return fmt.Errorf("header %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // structured makes m a structured-mode message, whose body is a JSON event
@@ -350,19 +448,14 @@ func (m *natsMessage) ReadBinary(ctx context.Context, w binding.BinaryWriter) er
 	if err := w.SetAttribute(m.version.AttributeFromKind(spec.SpecVersion), m.version.String()); err != nil {
 		return err
 	}
-	for name, value := range m.headers {
-		if name == specs.PrefixedSpecVersionName() || name == HeaderContentType {
-			continue
+	err := m.eachAttribute(func(attr spec.Attribute, name, value string) error {
+		if attr != nil {
+			return w.SetAttribute(attr, value)
 		}
-		var err error
-		if attr := m.version.Attribute(name); attr != nil {
-			err = w.SetAttribute(attr, value)
-		} else {
-			err = w.SetExtension(strings.TrimPrefix(name, HeaderPrefix), value)
-		}
-		if err != nil {
-			return fmt.Errorf("header %s: %w", name, err)
-		}
+		return w.SetExtension(name, value)
+	})
+	if err != nil {
+		return err
 	}
 	if _, set := m.headers[HeaderPrefix+"datacontenttype"]; !set && m.headers[HeaderContentType] != "" {
 		if err := w.SetAttribute(m.version.AttributeFromKind(spec.DataContentType), m.headers[HeaderContentType]); err != nil {
@@ -373,6 +466,38 @@ func (m *natsMessage) ReadBinary(ctx context.Context, w binding.BinaryWriter) er
 		return w.SetData(bytes.NewReader(m.data))
 	}
 	return nil
+}
+
+// binaryEvent reads the CloudEvent of binary-mode message m as toEvent
+// does (ReadBinary into the SDK's event builder: the SDK's setters convert
+// and check each attribute and extension), without the builder's copy of
+// the data and the binding's plumbing around it. The event's data is m's.
+func (m *natsMessage) binaryEvent() (*event.Event, error) {
+	if m.version.String() != event.CloudEventsVersionV1 {
+		return nil, fmt.Errorf("%w: specversion %q: want 1.0", ErrInvalidChange, m.version.String())
+	}
+	ev := event.New(event.CloudEventsVersionV1)
+	err := m.eachAttribute(func(attr spec.Attribute, name, value string) error {
+		if attr != nil {
+			return attr.Set(ev.Context, value)
+		}
+		return ev.Context.SetExtension(name, value)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: not a valid CloudEvent: %w", ErrInvalidChange, err)
+	}
+	if _, set := m.headers[HeaderPrefix+"datacontenttype"]; !set && m.headers[HeaderContentType] != "" {
+		if err := m.version.AttributeFromKind(spec.DataContentType).Set(ev.Context, m.headers[HeaderContentType]); err != nil {
+			return nil, fmt.Errorf("%w: not a valid CloudEvent: header %s: %w", ErrInvalidChange, HeaderContentType, err)
+		}
+	}
+	if len(m.data) > 0 {
+		ev.DataEncoded = m.data
+	}
+	if err := ValidateEvent(&ev); err != nil {
+		return nil, err
+	}
+	return &ev, nil
 }
 
 // GetAttribute and GetExtension make natsMessage a

@@ -78,3 +78,46 @@ func BenchmarkDecode(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRender is the router's work per change and matching hook: read
+// a 1 KB binary-mode update as it arrived and render its job message. The
+// decode case reads it whole (Decode), as the router did; head reads what
+// routing needs (DecodeHead), as it does.
+func BenchmarkRender(b *testing.B) {
+	ch := kilobyteChange(b)
+	msg, err := events.NewMsg(ch, events.EventOptions{ID: "chg-1", Source: "nautobot://prod"})
+	require.NoError(b, err)
+	for _, bc := range []struct {
+		name   string
+		render func() (*events.JobMessages, error)
+	}{
+		{"decode", func() (*events.JobMessages, error) {
+			ce, err := events.Decode(msg.Subject, msg.Header, msg.Data)
+			if err != nil {
+				return nil, err
+			}
+			return events.NewJobMessagesFrom(ce, msg.Header, nil)
+		}},
+		{"head", func() (*events.JobMessages, error) {
+			h, err := events.DecodeHead(msg.Subject, msg.Header, msg.Data)
+			if err != nil {
+				return nil, err
+			}
+			return h.JobMessages(nil)
+		}},
+	} {
+		b.Run(fmt.Sprintf("%s/%dB", bc.name, len(msg.Data)), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(msg.Data)))
+			for b.Loop() {
+				msgs, err := bc.render()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := msgs.For("serial-check", "serial-validator"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

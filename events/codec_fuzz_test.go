@@ -25,7 +25,9 @@ func parseHeaderLines(s string) nats.Header {
 	return h
 }
 
-func FuzzDecode(f *testing.F) {
+// addDecodeSeeds adds the change events FuzzDecode and FuzzDecodeHead
+// start from: valid ones in both modes, and ones invalid in each way.
+func addDecodeSeeds(f *testing.F) {
 	binary := "ce-specversion: 1.0\nce-id: chg-1\nce-source: nautobot://prod\nce-type: jobhooks.change.update"
 	f.Add(updateSubject, binary, []byte(updateData))
 	f.Add(updateSubject, binary+"\ncontent-type: application/json\nce-hookorigin: x\nce-causationid: y", []byte(updateData))
@@ -39,6 +41,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add(updateSubject, "", []byte(`{"specversion":"1.0","id":"1","source":"s\xc0","type":"jobhooks.change.update","data":`+updateData+`}`))
 	f.Add(updateSubject, "", []byte(`{"specversion":"1.0","id":"1","source":"s","type":"jobhooks.change.update","data_base64":"/w=="}`))
 	f.Add("changes", "ce-specversion: 0.3", []byte(`[]`))
+}
+
+func FuzzDecode(f *testing.F) {
+	addDecodeSeeds(f)
 	f.Fuzz(func(t *testing.T, subject, headerLines string, data []byte) {
 		got, err := events.Decode(subject, parseHeaderLines(headerLines), data)
 		if err != nil {

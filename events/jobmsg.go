@@ -47,7 +47,7 @@ func NewJobMessages(ce *ChangeEvent, context map[string]any) (*JobMessages, erro
 	if err != nil {
 		return nil, err
 	}
-	return newJobMessages(ce, header, data, context)
+	return newJobMessages(ce.Key(), header, data, context)
 }
 
 // NewJobMessagesFrom prepares the job messages of change ce, decoded from a
@@ -63,23 +63,31 @@ func NewJobMessagesFrom(ce *ChangeEvent, header nats.Header, context map[string]
 	if !arrivedBinary(header) {
 		return NewJobMessages(ce, context)
 	}
+	return newJobMessages(ce.Key(), attributeHeaders(header), ce.Event.Data(), context)
+}
+
+// attributeHeaders returns the ce- headers and content-type of a
+// binary-mode change, names and values as they are.
+func attributeHeaders(header nats.Header) nats.Header {
 	attrs := make(nats.Header, len(header))
 	for k, v := range header {
 		if isAttributeHeader(k) {
 			attrs[k] = v // values are never modified: sharing them is safe
 		}
 	}
-	return newJobMessages(ce, attrs, ce.Event.Data(), context)
+	return attrs
 }
 
-func newJobMessages(ce *ChangeEvent, header nats.Header, data []byte, context map[string]any) (*JobMessages, error) {
+// newJobMessages prepares the job messages of the change with key, whose
+// attributes are header and data its change data.
+func newJobMessages(key string, header nats.Header, data []byte, context map[string]any) (*JobMessages, error) {
 	if len(context) > 0 {
 		var err error
 		if data, err = withContext(data, context); err != nil {
 			return nil, err
 		}
 	}
-	return &JobMessages{id: ce.Key(), header: header, data: data}, nil
+	return &JobMessages{id: key, header: header, data: data}, nil
 }
 
 // isAttributeHeader: a ce- header or content-type, in any case.
