@@ -336,41 +336,35 @@ const (
 
 // route decodes one change and renders its job messages, or its dead letter
 // when it is invalid, for the acknowledger to publish, and to acknowledge
-// (or terminate) in order once stored.
+// (or terminate) in order once stored. It routes on the subject and the
+// headers: the change's snapshots are checked, not decoded, unless context
+// callbacks need them for a hook that matched.
 func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, outcome) {
 	r.changes.Add(1)
-	ce, err := events.Decode(m.Subject(), m.Headers(), m.Data())
+	ch, err := events.DecodeHead(m.Subject(), m.Headers(), m.Data())
 	if err != nil {
 		return r.deadLetterOf(m, err), queue
 	}
 	p := pendingChange{msg: m}
-	if origin := ce.HookOrigin(); origin != "" {
+	if origin := ch.HookOrigin(); origin != "" {
 		// Nautobot's loop prevention: a job's own change triggers no hook.
 		r.skippedLoop.Add(1)
-		r.log.Debug("change made by a job hook receiver; not routed", "change_id", ce.ID(), "hookorigin", origin)
+		r.log.Debug("change made by a job hook receiver; not routed", "change_id", ch.ID(), "hookorigin", origin)
 		return p, queue
 	}
-	var msgs *events.JobMessages // encoded once per change, on the first enabled hook
-	for _, h := range r.hooks.Index().Lookup(ce.Change.ContentType, ce.Change.Action) {
+	var msgs *events.JobMessages // rendered once per change, on the first enabled hook
+	for _, h := range r.hooks.Index().Lookup(ch.ContentType, ch.Action) {
 		if !r.jobEnabled(h) {
 			continue
 		}
 		if msgs == nil {
-			var extra map[string]any
-			if len(r.callbacks) > 0 {
-				var failed bool
-				extra, failed = r.runCallbacks(ctx, m, callbackRequest(ce))
-				if failed && ctx.Err() != nil {
-					// Stopping: the failure may be the stop's doing. Rather
-					// than route the change without that context, leave it
-					// to be delivered again.
-					r.log.Info("a context callback failed while stopping; the change is left for redelivery", "change_id", ce.ID())
-					return pendingChange{}, release
-				}
-			}
-			if msgs, err = events.NewJobMessagesFrom(ce, m.Headers(), extra); err != nil {
-				// Only an unencodable event gets here, and Decode accepted it.
-				return r.deadLetterOf(m, fmt.Errorf("build job messages: %w", err)), queue
+			var out outcome
+			msgs, out, err = r.jobMessages(ctx, m, ch)
+			switch {
+			case out == release:
+				return pendingChange{}, release
+			case err != nil:
+				return r.deadLetterOf(m, err), queue
 			}
 		}
 		job, err := msgs.For(h.Name, h.Job)
@@ -382,16 +376,45 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, out
 	return p, queue
 }
 
-func callbackRequest(ce *events.ChangeEvent) CallbackRequest {
-	data := ce.Change.PostChange
-	if ce.Change.Action == events.ActionDelete {
-		data = ce.Change.PreChange
+// jobMessages renders the job messages of change ch, delivered as m, with
+// the context the callbacks add. It says release when the change is to be
+// left for redelivery, and fails when the change cannot be routed.
+func (r *Router) jobMessages(ctx context.Context, m jetstream.Msg, ch *events.ChangeHead) (*events.JobMessages, outcome, error) {
+	var extra map[string]any
+	if len(r.callbacks) > 0 {
+		change, err := ch.Change()
+		if err != nil {
+			// Only a change DecodeHead refuses gets here, and it accepted it.
+			return nil, queue, fmt.Errorf("decode the change for the context callbacks: %w", err)
+		}
+		var failed bool
+		extra, failed = r.runCallbacks(ctx, m, callbackRequest(ch.ID(), change))
+		if failed && ctx.Err() != nil {
+			// Stopping: the failure may be the stop's doing. Rather than
+			// route the change without that context, leave it to be
+			// delivered again.
+			r.log.Info("a context callback failed while stopping; the change is left for redelivery", "change_id", ch.ID())
+			return nil, release, nil
+		}
+	}
+	msgs, err := ch.JobMessages(extra)
+	if err != nil {
+		// Only an unencodable event gets here, and DecodeHead accepted it.
+		return nil, queue, fmt.Errorf("build job messages: %w", err)
+	}
+	return msgs, queue, nil
+}
+
+func callbackRequest(changeID string, ch *events.Change) CallbackRequest {
+	data := ch.PostChange
+	if ch.Action == events.ActionDelete {
+		data = ch.PreChange
 	}
 	return CallbackRequest{
-		ObjectType: ce.Change.ContentType,
-		Event:      ce.Change.Action,
+		ObjectType: ch.ContentType,
+		Event:      ch.Action,
 		Data:       data,
-		Request:    RequestInfo{User: ce.Change.User, RequestID: ce.Change.RequestID, ChangeID: ce.ID()},
+		Request:    RequestInfo{User: ch.User, RequestID: ch.RequestID, ChangeID: changeID},
 	}
 }
 
