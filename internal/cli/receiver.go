@@ -170,6 +170,9 @@ func (c *receiverCmd) run(ctx context.Context, args []string) int {
 	fs.DurationVar(&opts.DrainTimeout, "drain-timeout", receiver.DefaultDrainTimeout, "on SIGINT/SIGTERM, how long running jobs may finish")
 	fs.BoolVar(&opts.EnableNew, "enable", false, "enable jobs registered for the first time (otherwise: receiver jobs enable NAME)")
 	fs.StringVar(&opts.Source, "source", receiver.DefaultSource, "ce-source of the changes jobs publish")
+	results := string(receiver.ResultsAll)
+	fs.StringVar(&results, "results", results, `which runs get a record in job_results: "all", or "failures" (runs that did not complete at their first attempt)`)
+	fs.DurationVar(&opts.RunningAfter, "running-after", receiver.DefaultRunningAfter, "how long a run goes before it is recorded as running")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -184,6 +187,9 @@ func (c *receiverCmd) run(ctx context.Context, args []string) int {
 		}
 	}
 	opts.Consumer.BackOff = backoff
+	if opts.Results = receiver.ResultsMode(results); opts.Results != receiver.ResultsAll && opts.Results != receiver.ResultsFailures {
+		return c.usageError(fs, "--results %q: want all or failures", results)
+	}
 	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: logLevel}))
 	opts.Logger = logger
 

@@ -131,6 +131,7 @@ func TestReceiverJobsCommands(t *testing.T) {
 		{[]string{"jobs", "list", "--bogus"}, cli.ExitUsage, "flag provided but not defined"},
 		{[]string{"jobs", "list", "-h"}, cli.ExitOK, "usage: receiver jobs"},
 		{[]string{"frob"}, cli.ExitUsage, `unknown subcommand "frob"`},
+		{[]string{"--results", "some"}, cli.ExitUsage, `--results "some": want all or failures`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			_, stderr, code := receiverCLI(t, s, tc.args...)
