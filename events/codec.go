@@ -310,8 +310,8 @@ func checkUTF8(b []byte) error {
 
 // checkType checks the event type of a (valid) change with action.
 func checkType(ev *event.Event, action Action) error {
-	if want := TypePrefix + string(action); ev.Type() != want {
-		return fmt.Errorf("%w: type %q: want %q for action %s", ErrInvalidChange, ev.Type(), want, action)
+	if t, ok := strings.CutPrefix(ev.Type(), TypePrefix); !ok || t != string(action) {
+		return fmt.Errorf("%w: type %q: want %q for action %s", ErrInvalidChange, ev.Type(), TypePrefix+string(action), action)
 	}
 	return nil
 }
@@ -319,6 +319,9 @@ func checkType(ev *event.Event, action Action) error {
 // IsJSON reports whether a media type is JSON: application/json, text/json
 // or any +json type.
 func IsJSON(contentType string) bool {
+	if contentType == "application/json" {
+		return true // as the parse below says, without its allocations: every change is checked
+	}
 	mediaType, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return false
@@ -343,7 +346,7 @@ func newNATSMessage(header nats.Header, data []byte) (*natsMessage, error) {
 		clear(m.headers)
 		return nil, m.readHeaders(header, slices.Values(slices.Sorted(maps.Keys(header))))
 	}
-	if mediaType, _, _ := mime.ParseMediaType(m.headers[HeaderContentType]); strings.HasPrefix(mediaType, "application/cloudevents") {
+	if mediaType := mediaTypeOf(m.headers[HeaderContentType]); strings.HasPrefix(mediaType, "application/cloudevents") {
 		if mediaType != StructuredContentType {
 			return nil, fmt.Errorf("content type %q is not supported: send one event per message, binary or %s", mediaType, StructuredContentType)
 		}
@@ -363,18 +366,27 @@ func newNATSMessage(header nats.Header, data []byte) (*natsMessage, error) {
 	return m, nil
 }
 
+// mediaTypeOf returns the media type of content type ct, "" when ct is not
+// one: mime.ParseMediaType's, without its allocations for the types
+// changes come with.
+func mediaTypeOf(ct string) string {
+	switch ct {
+	case "", "application/json", StructuredContentType:
+		return ct
+	}
+	mediaType, _, _ := mime.ParseMediaType(ct)
+	return mediaType
+}
+
 // readHeaders reads the ce- headers and content-type among names, decoded,
 // into m.headers.
 func (m *natsMessage) readHeaders(header nats.Header, names iter.Seq[string]) error {
 	for name := range names {
 		values := header[name]
-		lower := strings.ToLower(name)
-		if !strings.HasPrefix(lower, HeaderPrefix) && lower != HeaderContentType {
+		if len(values) == 0 || !isAttributeHeader(name) && !strings.EqualFold(name, HeaderPrefix) {
 			continue
 		}
-		if len(values) == 0 {
-			continue
-		}
+		lower := strings.ToLower(name) // allocates only when name is not lower-case
 		// Another spelling of a name seen already is a duplicate too, even
 		// when the value seen was empty: which comes first depends on map
 		// order, and the outcome must not.

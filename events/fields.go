@@ -43,14 +43,17 @@ var changeFieldNames = func() (names [][]byte) {
 // anything else, and finds the error in what is invalid: it takes three
 // passes (checking, decoding, and skipping each snapshot), which made it
 // most of the cost of routing a change.
-func (f *changeFields) decode(data []byte) error {
+//
+// contentType and action are the subject's, which the data's should
+// match: they are kept when they do, rather than allocated again.
+func (f *changeFields) decode(data []byte, contentType string, action Action) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return fmt.Errorf("%w: the event has no data", ErrInvalidChange)
 	}
 	if err := checkUTF8(data); err != nil {
 		return fmt.Errorf("%w: data %w", ErrInvalidChange, err)
 	}
-	if !json.Valid(data) || !f.readMembers(data) {
+	if !json.Valid(data) || !f.readMembers(data, contentType, action) {
 		*f = changeFields{}
 		if err := json.Unmarshal(data, f); err != nil {
 			return fmt.Errorf("%w: data is not a change JSON object: %w", ErrInvalidChange, err)
@@ -77,7 +80,7 @@ func (f *changeFields) decode(data []byte) error {
 // leaves to encoding/json: a top level that is not an object, a member
 // name that encoding/json might match to a field by case folding, or a
 // value of a kind the field refuses.
-func (f *changeFields) readMembers(data []byte) bool {
+func (f *changeFields) readMembers(data []byte, contentType string, action Action) bool {
 	i := skipSpace(data, 0)
 	if data[i] != '{' {
 		return false
@@ -90,7 +93,7 @@ func (f *changeFields) readMembers(data []byte) bool {
 		name := data[i+1 : end-1]
 		i = skipSpace(data, skipSpace(data, end)+1) // past the ':'
 		end = valueEnd(data, i)
-		if !f.set(name, data[i:end]) {
+		if !f.set(name, data[i:end], contentType, action) {
 			return false
 		}
 		if i = skipSpace(data, end); data[i] == '}' {
@@ -101,14 +104,14 @@ func (f *changeFields) readMembers(data []byte) bool {
 }
 
 // set reads the member name: value into f, or reports false.
-func (f *changeFields) set(name, value []byte) bool {
+func (f *changeFields) set(name, value []byte, contentType string, action Action) bool {
 	switch string(name) {
 	case "action":
-		return setString((*string)(&f.Action), value)
+		return setString((*string)(&f.Action), value, string(action))
 	case "content_type":
-		return setString(&f.ContentType, value)
+		return setString(&f.ContentType, value, contentType)
 	case "object_id":
-		return setString(&f.ObjectID, value)
+		return setString(&f.ObjectID, value, "")
 	case "object_repr":
 		return f.ObjectRepr.set(value, kindString)
 	case "user":
@@ -144,16 +147,22 @@ func mayFoldToField(name []byte) bool {
 	return false
 }
 
-// setString reads a JSON string or null into s as encoding/json does.
-func setString(s *string, value []byte) bool {
+// setString reads a JSON string or null into s as encoding/json does; a
+// string that reads expected is set to expected, which allocates nothing.
+func setString(s *string, value []byte, expected string) bool {
 	switch value[0] {
 	case 'n':
 		return true
 	case '"':
-		if bytes.IndexByte(value, '\\') >= 0 {
+		raw := value[1 : len(value)-1]
+		switch {
+		case bytes.IndexByte(raw, '\\') >= 0:
 			return json.Unmarshal(value, s) == nil // escapes: encoding/json's own unquoting
+		case string(raw) == expected:
+			*s = expected
+		default:
+			*s = string(raw) // valid UTF-8 and JSON: as it is
 		}
-		*s = string(value[1 : len(value)-1]) // valid UTF-8 and JSON: as it is
 		return true
 	}
 	return false

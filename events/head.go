@@ -20,29 +20,26 @@ type ChangeHead struct {
 	Action      Action // from the subject, which the data's action matches
 	ObjectID    string // the data's object_id
 
-	id, source  string // the CloudEvent's id and source, as Event.ID and Event.Source read them
-	hookOrigin  string
-	causationID string
-	header      nats.Header  // as the change arrived
-	data        []byte       // the change data
-	event       *event.Event // structured mode: the event, to encode its attributes as headers; nil in binary mode
+	event  *event.Event // its attributes; its data is data
+	binary bool         // it arrived in binary mode, with header
+	header nats.Header
 }
 
 // ID returns the change id, the CloudEvent id.
-func (h *ChangeHead) ID() string { return h.id }
+func (h *ChangeHead) ID() string { return h.event.ID() }
 
 // Source returns the CloudEvent source.
-func (h *ChangeHead) Source() string { return h.source }
+func (h *ChangeHead) Source() string { return h.event.Source() }
 
 // HookOrigin returns the job whose receiver made this change, or "".
-func (h *ChangeHead) HookOrigin() string { return h.hookOrigin }
+func (h *ChangeHead) HookOrigin() string { return stringExtension(h.event, ExtHookOrigin) }
 
 // CausationID returns the id of the change that ran the job which made this
 // change, or "".
-func (h *ChangeHead) CausationID() string { return h.causationID }
+func (h *ChangeHead) CausationID() string { return stringExtension(h.event, ExtCausationID) }
 
 // Key returns the change's ChangeKey.
-func (h *ChangeHead) Key() string { return ChangeKey(h.source, h.id) }
+func (h *ChangeHead) Key() string { return ChangeKey(h.event.Source(), h.event.ID()) }
 
 // DecodeHead reads a change event from a NATS message on subject as Decode
 // does, and accepts exactly what Decode accepts, but leaves the snapshots
@@ -70,17 +67,11 @@ func decodeHead(subject string, header nats.Header, data []byte) (*ChangeHead, e
 	if err != nil {
 		return nil, err
 	}
-	h := &ChangeHead{ContentType: contentType, Action: action, header: header,
-		id: ev.ID(), source: ev.Source(), data: ev.Data(),
-		hookOrigin: stringExtension(ev, ExtHookOrigin), causationID: stringExtension(ev, ExtCausationID)}
-	if !binary {
-		h.event = ev // its attributes are encoded for the job messages
-	}
 	if err := checkDataContentType(ev.DataContentType()); err != nil {
 		return nil, err
 	}
 	var f changeFields
-	if err := f.decode(h.data); err != nil {
+	if err := f.decode(ev.Data(), contentType, action); err != nil {
 		return nil, err
 	}
 	if err := validateChangeFor(subject, f.ContentType, f.Action, f.PostChange == kindObject); err != nil {
@@ -89,8 +80,8 @@ func decodeHead(subject string, header nats.Header, data []byte) (*ChangeHead, e
 	if err := checkType(ev, f.Action); err != nil {
 		return nil, err
 	}
-	h.ObjectID = f.ObjectID
-	return h, nil
+	return &ChangeHead{ContentType: contentType, Action: action, ObjectID: f.ObjectID,
+		event: ev, binary: binary, header: header}, nil
 }
 
 // headEvent reads and validates the CloudEvent of a message, and says
@@ -114,7 +105,7 @@ func headEvent(header nats.Header, data []byte) (*event.Event, bool, error) {
 // maps, numbers float64 where that is exact and json.Number where not.
 func (h *ChangeHead) Change() (*Change, error) {
 	var c Change
-	if err := decodeJSONData(h.data, &c); err != nil {
+	if err := decodeJSONData(h.event.Data(), &c); err != nil {
 		return nil, err
 	}
 	exactNumbers(reflect.ValueOf(&c))
@@ -126,8 +117,8 @@ func (h *ChangeHead) Change() (*Change, error) {
 // its ce- headers and content-type as they arrived; a structured-mode one
 // has its attributes encoded as headers, once.
 func (h *ChangeHead) JobMessages(context map[string]any) (*JobMessages, error) {
-	if h.event == nil {
-		return newJobMessages(h.Key(), attributeHeaders(h.header), h.data, context)
+	if h.binary {
+		return newBinaryJobMessages(h.Key(), h.header, h.event.Data(), context)
 	}
 	header, data, err := encodeValidBinary(h.event)
 	if err != nil {

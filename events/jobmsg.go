@@ -33,6 +33,7 @@ type JobMessage struct {
 type JobMessages struct {
 	id     string // the change key
 	header nats.Header
+	filter bool // header is the change's own: For copies its attribute headers only
 	data   []byte
 }
 
@@ -63,19 +64,19 @@ func NewJobMessagesFrom(ce *ChangeEvent, header nats.Header, context map[string]
 	if !arrivedBinary(header) {
 		return NewJobMessages(ce, context)
 	}
-	return newJobMessages(ce.Key(), attributeHeaders(header), ce.Event.Data(), context)
+	return newBinaryJobMessages(ce.Key(), header, ce.Event.Data(), context)
 }
 
-// attributeHeaders returns the ce- headers and content-type of a
-// binary-mode change, names and values as they are.
-func attributeHeaders(header nats.Header) nats.Header {
-	attrs := make(nats.Header, len(header))
-	for k, v := range header {
-		if isAttributeHeader(k) {
-			attrs[k] = v // values are never modified: sharing them is safe
-		}
+// newBinaryJobMessages prepares the job messages of a binary-mode change
+// with key, header and data as it arrived: each gets its ce- headers and
+// content-type, names and values as they are.
+func newBinaryJobMessages(key string, header nats.Header, data []byte, context map[string]any) (*JobMessages, error) {
+	j, err := newJobMessages(key, header, data, context)
+	if err != nil {
+		return nil, err
 	}
-	return attrs
+	j.filter = true // in For: one map per job message, none per change
+	return j, nil
 }
 
 // newJobMessages prepares the job messages of the change with key, whose
@@ -130,11 +131,14 @@ func (j *JobMessages) For(hook, job string) (*nats.Msg, error) {
 	}
 	header := make(nats.Header, len(j.header)+3)
 	for k, v := range j.header {
-		header[k] = v // values are never modified: sharing them is safe
+		if !j.filter || isAttributeHeader(k) {
+			header[k] = v // values are never modified: sharing them is safe
+		}
 	}
-	header[HeaderHook] = []string{hook}
-	header[HeaderJob] = []string{job}
-	header[nats.MsgIdHdr] = []string{j.id + "." + hook}
+	values := [...]string{hook, job, j.id + "." + hook} // one allocation for the three
+	header[HeaderHook] = values[0:1:1]
+	header[HeaderJob] = values[1:2:2]
+	header[nats.MsgIdHdr] = values[2:3:3]
 	return &nats.Msg{Subject: subject, Header: header, Data: j.data}, nil
 }
 
