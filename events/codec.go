@@ -46,6 +46,10 @@ const (
 // specs resolves ce- prefixed header names to CloudEvents attributes.
 var specs = spec.WithPrefix(HeaderPrefix)
 
+// headerSpecVersion is specs.PrefixedSpecVersionName(), which concatenates
+// on every call.
+const headerSpecVersion = HeaderPrefix + "specversion"
+
 // ChangeEvent is a decoded, validated change event: the CloudEvent as it
 // arrived and its data as a Change.
 type ChangeEvent struct {
@@ -339,12 +343,12 @@ type natsMessage struct {
 
 func newNATSMessage(header nats.Header, data []byte) (*natsMessage, error) {
 	m := &natsMessage{data: data, headers: make(map[string]string, len(header))}
-	if err := m.readHeaders(header, maps.Keys(header)); err != nil {
+	if err := m.readHeaders(maps.All(header)); err != nil {
 		// Say the first bad header in name order, not in map order: the
 		// reason a change is refused should not change from one delivery
 		// to the next.
 		clear(m.headers)
-		return nil, m.readHeaders(header, slices.Values(slices.Sorted(maps.Keys(header))))
+		return nil, m.readHeaders(inNameOrder(header))
 	}
 	if mediaType := mediaTypeOf(m.headers[HeaderContentType]); strings.HasPrefix(mediaType, "application/cloudevents") {
 		if mediaType != StructuredContentType {
@@ -352,7 +356,7 @@ func newNATSMessage(header nats.Header, data []byte) (*natsMessage, error) {
 		}
 		return m.structured()
 	}
-	specVersion, ok := m.headers[specs.PrefixedSpecVersionName()]
+	specVersion, ok := m.headers[headerSpecVersion]
 	if !ok {
 		if m.headers[HeaderContentType] == "" && looksStructured(data) {
 			return m.structured()
@@ -380,9 +384,8 @@ func mediaTypeOf(ct string) string {
 
 // readHeaders reads the ce- headers and content-type among names, decoded,
 // into m.headers.
-func (m *natsMessage) readHeaders(header nats.Header, names iter.Seq[string]) error {
-	for name := range names {
-		values := header[name]
+func (m *natsMessage) readHeaders(header iter.Seq2[string, []string]) error {
+	for name, values := range header {
 		if len(values) == 0 || !isAttributeHeader(name) && !strings.EqualFold(name, HeaderPrefix) {
 			continue
 		}
@@ -407,18 +410,29 @@ func (m *natsMessage) readHeaders(header nats.Header, names iter.Seq[string]) er
 // the ce- prefix and its value. When set fails, it says the first failure
 // in name order, not in map order, as newNATSMessage does.
 func (m *natsMessage) eachAttribute(set func(attr spec.Attribute, name, value string) error) error {
-	if err := m.attributes(maps.Keys(m.headers), set); err != nil {
-		return m.attributes(slices.Values(slices.Sorted(maps.Keys(m.headers))), set)
+	if err := m.attributes(maps.All(m.headers), set); err != nil {
+		return m.attributes(inNameOrder(m.headers), set)
 	}
 	return nil
 }
 
-func (m *natsMessage) attributes(names iter.Seq[string], set func(attr spec.Attribute, name, value string) error) error {
-	for name := range names {
-		if name == specs.PrefixedSpecVersionName() || name == HeaderContentType {
+// inNameOrder yields the entries of m sorted by name.
+func inNameOrder[V any](m map[string]V) iter.Seq2[string, V] {
+	return func(yield func(string, V) bool) {
+		for _, name := range slices.Sorted(maps.Keys(m)) {
+			if !yield(name, m[name]) {
+				return
+			}
+		}
+	}
+}
+
+func (m *natsMessage) attributes(headers iter.Seq2[string, string], set func(attr spec.Attribute, name, value string) error) error {
+	for name, value := range headers {
+		if name == headerSpecVersion || name == HeaderContentType {
 			continue
 		}
-		if err := set(m.version.Attribute(name), strings.TrimPrefix(name, HeaderPrefix), m.headers[name]); err != nil {
+		if err := set(m.version.Attribute(name), strings.TrimPrefix(name, HeaderPrefix), value); err != nil {
 			return fmt.Errorf("header %s: %w", name, err)
 		}
 	}
