@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobhooks/jobhooks/events"
@@ -19,14 +23,49 @@ import (
 // server: b.N changes are stored first, then a router routes them all; the
 // time is until every change is acknowledged. Sub-benchmarks vary how many
 // hooks match each change, so the ratios show the cost of fan-out against
-// a change that matches nothing (decode, look up, ack).
+// a change that matches nothing (decode, look up, ack). The relay cases are
+// the floor for one hook: a bare nats.go relay that publishes each change
+// to jobs.job-0 and acknowledges it once stored, in order, as the router
+// does, without decoding anything; relay-headers sends the headers a job
+// message has (the change's, Jobhooks-Hook and Jobhooks-Job), relay only
+// the de-duplication id.
 func BenchmarkRoute(b *testing.B) {
 	for _, hooks := range []int{0, 1, 4} {
-		b.Run(fmt.Sprintf("hooks=%d", hooks), func(b *testing.B) { benchRoute(b, hooks) })
+		b.Run(fmt.Sprintf("hooks=%d", hooks), func(b *testing.B) {
+			e := storedChanges(b, hooks)
+			r := router.New(e.srv.JS, router.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			ctx, cancel := context.WithCancel(e.ctx)
+			done := make(chan error, 1)
+			cpu := startCPU(b)
+			go func() { done <- r.Run(ctx) }()
+			<-r.Ready()
+			waitAcked(b, e, cpu)
+			require.Equal(b, uint64(b.N*hooks), r.Stats().Routed)
+			cancel()
+			require.NoError(b, <-done)
+		})
+	}
+	for _, headers := range []bool{false, true} {
+		name := "relay"
+		if headers {
+			name = "relay-headers"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := storedChanges(b, 0)
+			ctx, cancel := context.WithCancel(e.ctx)
+			defer cancel()
+			cons, err := jhjs.EnsureConsumer(ctx, e.srv.JS, jhjs.StreamChanges, jhjs.RouterConsumerConfig())
+			require.NoError(b, err)
+			cpu := startCPU(b)
+			go relay(ctx, e.srv.JS, cons, headers)
+			waitAcked(b, e, cpu)
+		})
 	}
 }
 
-func benchRoute(b *testing.B, hooks int) {
+// storedChanges returns an environment with hooks hooks matching device
+// updates (on jobs job-0, job-1, ...) and b.N updates stored in CHANGES.
+func storedChanges(b *testing.B, hooks int) *env {
 	e := newEnv(b)
 	for i := range hooks {
 		job := fmt.Sprintf("job-%d", i)
@@ -38,13 +77,27 @@ func benchRoute(b *testing.B, hooks int) {
 		require.NoError(b, err)
 	}
 	<-e.pub.PublishAsyncComplete()
+	return e
+}
 
-	r := router.New(e.srv.JS, router.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	ctx, cancel := context.WithCancel(e.ctx)
-	done := make(chan error, 1)
+// startCPU resets the timer and returns the CPU time the process (router,
+// server and all) has used so far: CPU time per change is steadier than
+// the rate on a shared machine.
+func startCPU(b *testing.B) time.Duration {
 	b.ResetTimer()
-	go func() { done <- r.Run(ctx) }()
-	<-r.Ready()
+	return cpuTime(b)
+}
+
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// waitAcked waits until the router consumer has acknowledged every change,
+// stops the timer and reports the rate and the CPU time per change since
+// cpu (startCPU).
+func waitAcked(b *testing.B, e *env, cpu time.Duration) {
 	cons, err := e.srv.JS.Consumer(e.ctx, jhjs.StreamChanges, jhjs.ConsumerRouter)
 	require.NoError(b, err)
 	for {
@@ -56,8 +109,56 @@ func benchRoute(b *testing.B, hooks int) {
 		time.Sleep(time.Millisecond) // polling the server, not waiting for a condition in-process
 	}
 	b.StopTimer()
-	require.Equal(b, uint64(b.N*hooks), r.Stats().Routed)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "changes/s")
-	cancel()
-	require.NoError(b, <-done)
+	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/change")
+}
+
+// relay consumes cons as the router does (the same pull options), and
+// publishes each change to jobs.job-0 with a de-duplication id (and the
+// change's headers, with headers), acking it once its publish is
+// confirmed, in order, with as many in flight.
+func relay(ctx context.Context, js jetstream.JetStream, cons jetstream.Consumer, headers bool) {
+	const window = 512 // router.Options.MaxPending's default
+	iter, err := cons.Messages(jetstream.PullMaxMessages(window), jetstream.PullExpiry(10*time.Second), jetstream.PullHeartbeat(2*time.Second))
+	if err != nil {
+		panic(err)
+	}
+	stop := context.AfterFunc(ctx, iter.Stop)
+	defer stop()
+	type inFlight struct {
+		msg jetstream.Msg
+		f   jetstream.PubAckFuture
+	}
+	pending := make(chan inFlight, window)
+	go func() {
+		for p := range pending {
+			select {
+			case <-p.f.Ok():
+				_ = p.msg.Ack()
+			case err := <-p.f.Err():
+				panic(err)
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	defer close(pending)
+	for {
+		m, err := iter.Next()
+		if err != nil {
+			return
+		}
+		header := nats.Header{}
+		if headers {
+			maps.Copy(header, m.Headers())
+			header[events.HeaderHook] = []string{"hook-job-0"}
+			header[events.HeaderJob] = []string{"job-0"}
+		}
+		header[nats.MsgIdHdr] = []string{m.Headers().Get("ce-id") + ".relay"}
+		f, err := js.PublishMsgAsync(&nats.Msg{Subject: "jobs.job-0", Data: m.Data(), Header: header})
+		if err != nil {
+			panic(err)
+		}
+		pending <- inFlight{m, f}
+	}
 }
