@@ -11,9 +11,10 @@
 // stdin, a pipe from the benchmark, closes.
 //
 // Every scenario run starts from clean state: the streams and buckets are
-// deleted and provisioned again (jetstream.Provision, the contract's
-// defaults), then its pipeline starts, and only once it is ready are the
-// changes published. A run measures
+// provisioned (jetstream.Provision, the contract's defaults) and emptied,
+// their messages purged and their consumers deleted; then its pipeline
+// starts, and only once it is ready are the changes published. A run
+// measures
 //
 //   - throughput: N changes published as fast as a bounded window of
 //     asynchronous publishes allows, timed from the first publish to the

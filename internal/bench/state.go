@@ -13,22 +13,38 @@ import (
 )
 
 // resetState gives a scenario run a clean server: the contract's streams
-// and buckets (and with them every consumer) are deleted and provisioned
-// again with jobhooks' own provisioning and the contract's defaults (file
-// storage), so that no run sees what an earlier one left.
+// and buckets are provisioned with jobhooks' own provisioning and the
+// contract's defaults (file storage), then emptied — every message purged,
+// every durable consumer deleted — so that no run sees what an earlier one
+// left. They are purged rather than deleted: the server removes a deleted
+// stream's files in the background, and creating the stream again while
+// it does can fail ("error creating store for stream"); a purge waits for
+// an earlier purge's files in place.
 func resetState(ctx context.Context, js jetstream.JetStream) error {
-	for _, name := range []string{jhjs.StreamChanges, jhjs.StreamJobs, jhjs.StreamDeadLetter} {
-		if err := js.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-			return fmt.Errorf("delete stream %s: %w", name, err)
-		}
-	}
-	for _, name := range []string{jhjs.BucketJobHooks, jhjs.BucketJobs, jhjs.BucketJobResults} {
-		if err := js.DeleteKeyValue(ctx, name); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
-			return fmt.Errorf("delete KV bucket %s: %w", name, err)
-		}
-	}
 	if _, err := jhjs.Provision(ctx, js, jhjs.DefaultConfig(), nil); err != nil {
 		return fmt.Errorf("provision: %w", err)
+	}
+	streams := []string{jhjs.StreamChanges, jhjs.StreamJobs, jhjs.StreamDeadLetter}
+	for _, b := range []string{jhjs.BucketJobHooks, jhjs.BucketJobs, jhjs.BucketJobResults} {
+		streams = append(streams, "KV_"+b)
+	}
+	for _, name := range streams {
+		stream, err := js.Stream(ctx, name)
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", name, err)
+		}
+		names := stream.ConsumerNames(ctx)
+		for cons := range names.Name() {
+			if err := stream.DeleteConsumer(ctx, cons); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+				return fmt.Errorf("delete consumer %s of stream %s: %w", cons, name, err)
+			}
+		}
+		if err := names.Err(); err != nil {
+			return fmt.Errorf("consumers of stream %s: %w", name, err)
+		}
+		if err := stream.Purge(ctx); err != nil {
+			return fmt.Errorf("purge stream %s: %w", name, err)
+		}
 	}
 	return nil
 }
