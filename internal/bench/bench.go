@@ -272,6 +272,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if cfg.Rounds < DefaultRounds {
+		log.Warn("fewer than 3 rounds: the medians are no steadier than single runs", "rounds", cfg.Rounds)
+	}
 	rep, err := Run(ctx, cfg, log, stderr)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -66,6 +66,7 @@ func (r *relay) Run(ctx context.Context) error {
 				_ = p.change.Ack()
 			case <-p.ack.Err():
 				_ = p.change.Nak() // redelivered; de-duplication drops a repeat
+			case <-ctx.Done(): // stopping: what is not acknowledged comes back
 			}
 		}
 	}()
@@ -79,7 +80,10 @@ func (r *relay) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("publish the job message: %w", err)
 		}
-		pending <- inFlight{change: m, ack: f}
+		select {
+		case pending <- inFlight{change: m, ack: f}:
+		case <-ctx.Done():
+		}
 		return nil
 	})
 	close(pending)

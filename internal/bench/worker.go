@@ -69,6 +69,9 @@ func consume(ctx context.Context, cons jetstream.Consumer, batch int, ready chan
 			}
 			return fmt.Errorf("consume: %w", err)
 		}
+		if errors.Is(err, jetstream.ErrConsumerDeleted) {
+			return fmt.Errorf("consume: %w", err)
+		}
 		if err != nil {
 			continue // e.g. a missed heartbeat: the iterator recovers
 		}
