@@ -61,7 +61,7 @@ func scenarios(cfg Config) []*scenario {
 		{name: ScenarioJobhooksAll, title: "jobhooks, results all", start: startJobhooks(receiver.ResultsAll)},
 		{name: ScenarioJobhooksFailures, title: "jobhooks, results failures", start: startJobhooks(receiver.ResultsFailures)},
 		{name: ScenarioRouterWorker, title: "router + bare worker", start: startRouterWorker},
-		{name: ScenarioManyHooks, title: fmt.Sprintf("router + bare worker, %d hooks", cfg.HooksMany), start: startManyHooks},
+		{name: ScenarioManyHooks, title: fmt.Sprintf("router + bare worker, %s hooks", thousands(cfg.HooksMany)), start: startManyHooks},
 		{name: ScenarioFanOut, title: fmt.Sprintf("router + bare worker, fan-out %d", cfg.FanOut), hooks: fan, start: startFanOut},
 	}
 	var out []*scenario
