@@ -40,8 +40,7 @@ func runScenario(ctx context.Context, e *env, s *scenario, label string, n int, 
 		return runResult{}, err
 	}
 
-	start := time.Now()
-	t.start(start)
+	start := t.start()
 	var sched *schedule
 	if rate > 0 {
 		sched = newSchedule(start, rate)

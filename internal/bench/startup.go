@@ -73,8 +73,7 @@ func runStartup(ctx context.Context, e *env, label string) (_ startupResult, err
 		return startupResult{}, err
 	}
 
-	start := time.Now()
-	t.start(start)
+	start := t.start()
 	c, err := startChild(childSpec{name: "router", mode: ChildRouter,
 		args: []string{"--nats-url", e.url, "--http", addr, "--log-level", "error"}})
 	if err != nil {

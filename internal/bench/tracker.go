@@ -16,9 +16,14 @@ type tracker struct {
 	changes int
 	fanOut  int
 	hooks   map[string]int // hook name → its number, 0 … fanOut-1; read only
-	base    time.Time      // arrival times are measured from it
-	first   []atomic.Int64 // per job message: ns since base of the first arrival, +1 (0: not yet)
-	counts  []atomic.Int32 // per job message: arrivals
+	// origin is set before any goroutine can observe, so they read it
+	// without synchronisation; arrivals are recorded from it.
+	origin time.Time
+	// begin is when the run began (the first publish), since origin; set
+	// and read by the run's own goroutine only.
+	begin  time.Duration
+	first  []atomic.Int64 // per job message: ns since origin of the first arrival, +1 (0: not yet)
+	counts []atomic.Int32 // per job message: arrivals
 
 	distinct   atomic.Int64
 	duplicates atomic.Int64
@@ -29,7 +34,7 @@ type tracker struct {
 // newTracker expects changes × len(hooks) job messages; hooks names the
 // matching hooks (nil: one, whatever its name).
 func newTracker(changes int, hooks []string) *tracker {
-	t := &tracker{changes: changes, fanOut: max(len(hooks), 1), done: make(chan struct{})}
+	t := &tracker{changes: changes, fanOut: max(len(hooks), 1), origin: time.Now(), done: make(chan struct{})}
 	if len(hooks) > 1 {
 		t.hooks = make(map[string]int, len(hooks))
 		for i, h := range hooks {
@@ -44,13 +49,17 @@ func newTracker(changes int, hooks []string) *tracker {
 // expected is the number of job messages of the run.
 func (t *tracker) expected() int { return len(t.first) }
 
-// start sets the time arrivals are measured from: just before the first
-// publish.
-func (t *tracker) start(base time.Time) { t.base = base }
+// start marks the beginning of the run, just before the first publish, and
+// returns it: arrivals are measured from it.
+func (t *tracker) start() time.Time {
+	now := time.Now()
+	t.begin = now.Sub(t.origin)
+	return now
+}
 
 // observe records that the job of change changeID and hook started now.
 func (t *tracker) observe(changeID, hook string) {
-	now := time.Since(t.base)
+	now := time.Since(t.origin)
 	i, ok := changeIndex(changeID)
 	h := 0
 	if t.hooks != nil {
@@ -76,13 +85,13 @@ func (t *tracker) observeMsg(h nats.Header) {
 	t.observe(h.Get("ce-id"), h.Get("Jobhooks-Hook"))
 }
 
-// arrival returns when job message k first arrived, since base.
+// arrival returns when job message k first arrived, since the start.
 func (t *tracker) arrival(k int) (time.Duration, bool) {
 	v := t.first[k].Load()
-	return time.Duration(v - 1), v > 0
+	return time.Duration(v-1) - t.begin, v > 0
 }
 
-// last returns when the last job message first arrived, since base.
+// last returns when the last job message first arrived, since the start.
 func (t *tracker) last() time.Duration {
 	var last time.Duration
 	for k := range t.first {

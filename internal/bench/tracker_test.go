@@ -9,7 +9,7 @@ import (
 
 func TestTrackerCountsEachJobOnce(t *testing.T) {
 	tr := newTracker(3, []string{"h-a", "h-b"})
-	tr.start(time.Now())
+	tr.start()
 	for _, obs := range [][2]string{
 		{"run-0", "h-a"}, {"run-0", "h-b"}, {"run-1", "h-a"},
 		{"run-1", "h-a"},                   // a duplicate
@@ -34,7 +34,7 @@ func TestTrackerCountsEachJobOnce(t *testing.T) {
 
 func TestTrackerWaitReportsMissing(t *testing.T) {
 	tr := newTracker(2, nil)
-	tr.start(time.Now())
+	tr.start()
 	tr.observe("x-0", "any hook")
 	err := tr.wait(t.Context(), 50*time.Millisecond, nil, nil)
 	require.ErrorContains(t, err, "1 of 2 job messages missing")
