@@ -111,21 +111,14 @@ func decodeEvent(header nats.Header, data []byte) (*event.Event, binding.Encodin
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", ErrInvalidChange, err)
 	}
-	ev, err := toEvent(msg)
-	return ev, msg.encoding, err
-}
-
-// toEvent reads and validates the CloudEvent of msg through the SDK's
-// binding, binding.ToEvent.
-func toEvent(msg *natsMessage) (*event.Event, error) {
 	ev, err := binding.ToEvent(context.Background(), msg)
 	if err != nil {
-		return nil, fmt.Errorf("%w: not a valid CloudEvent: %w", ErrInvalidChange, err)
+		return nil, 0, fmt.Errorf("%w: not a valid CloudEvent: %w", ErrInvalidChange, err)
 	}
 	if err := ValidateEvent(ev); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return ev, nil
+	return ev, msg.encoding, nil
 }
 
 // ValidateEvent checks the attributes of a change's CloudEvent, however it
@@ -492,38 +485,6 @@ func (m *natsMessage) ReadBinary(ctx context.Context, w binding.BinaryWriter) er
 		return w.SetData(bytes.NewReader(m.data))
 	}
 	return nil
-}
-
-// binaryEvent reads the CloudEvent of binary-mode message m as toEvent
-// does (ReadBinary into the SDK's event builder: the SDK's setters convert
-// and check each attribute and extension), without the builder's copy of
-// the data and the binding's plumbing around it. The event's data is m's.
-func (m *natsMessage) binaryEvent() (*event.Event, error) {
-	if m.version.String() != event.CloudEventsVersionV1 {
-		return nil, fmt.Errorf("%w: specversion %q: want 1.0", ErrInvalidChange, m.version.String())
-	}
-	ev := event.New(event.CloudEventsVersionV1)
-	err := m.eachAttribute(func(attr spec.Attribute, name, value string) error {
-		if attr != nil {
-			return attr.Set(ev.Context, value)
-		}
-		return ev.Context.SetExtension(name, value)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: not a valid CloudEvent: %w", ErrInvalidChange, err)
-	}
-	if _, set := m.headers[HeaderPrefix+"datacontenttype"]; !set && m.headers[HeaderContentType] != "" {
-		if err := m.version.AttributeFromKind(spec.DataContentType).Set(ev.Context, m.headers[HeaderContentType]); err != nil {
-			return nil, fmt.Errorf("%w: not a valid CloudEvent: header %s: %w", ErrInvalidChange, HeaderContentType, err)
-		}
-	}
-	if len(m.data) > 0 {
-		ev.DataEncoded = m.data
-	}
-	if err := ValidateEvent(&ev); err != nil {
-		return nil, err
-	}
-	return &ev, nil
 }
 
 // GetAttribute and GetExtension make natsMessage a

@@ -85,20 +85,14 @@ func decodeHead(subject string, header nats.Header, data []byte) (*ChangeHead, e
 }
 
 // headEvent reads and validates the CloudEvent of a message, and says
-// whether it arrived in binary mode: it builds a binary-mode event straight
-// from the headers (natsMessage.binaryEvent), and leaves a structured one
-// to the SDK.
+// whether it arrived in binary mode: straight from the headers
+// (directEvent) when it can, through the SDK's binding otherwise.
 func headEvent(header nats.Header, data []byte) (*event.Event, bool, error) {
-	msg, err := newNATSMessage(header, data)
-	if err != nil {
-		return nil, false, fmt.Errorf("%w: %w", ErrInvalidChange, err)
+	if ev, ok, err := directEvent(header, data); ok {
+		return ev, true, err
 	}
-	if msg.encoding != binding.EncodingBinary {
-		ev, err := toEvent(msg)
-		return ev, false, err
-	}
-	ev, err := msg.binaryEvent()
-	return ev, true, err
+	ev, encoding, err := decodeEvent(header, data)
+	return ev, encoding == binding.EncodingBinary, err
 }
 
 // Change decodes the change data in full, as Decode does: its snapshots as

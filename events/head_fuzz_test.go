@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -51,6 +52,22 @@ func FuzzDecodeHead(f *testing.F) {
 	f.Add(updateSubject, strings.Replace(binary, "nautobot://prod", "a b%20c", 1), []byte(updateData))
 	f.Add(updateSubject, strings.Replace(binary, "ce-id: chg-1", "ce-id: "+strings.Repeat("i", 257), 1), []byte(updateData))
 	f.Add("changes.dcim.device.update.x", binary, []byte(updateData))
+	// What directEvent leaves to the SDK's binding, or must refuse as it would.
+	f.Add(updateSubject, binary+"\ncontent-type: application/cloudevents+json\nce-source: ::", []byte(`{"specversion":"1.0","id":"1","source":"s","type":"jobhooks.change.update","data":`+updateData+`}`))
+	f.Add(updateSubject, binary+"\ncontent-type: application/cloudevents-batch+json", []byte(updateData))
+	f.Add(updateSubject, binary+"\ncontent-type: application/cloudevents+json@x\nce-datacontenttype: application/json", []byte(updateData))
+	f.Add(updateSubject, binary+"\nCE-İD: x\nce-\u212a: y", []byte(updateData))
+	f.Add(updateSubject, binary+"\nce-: x", []byte(updateData))
+	f.Add(updateSubject, strings.Replace(binary, "1.0", "0.3", 1), []byte(updateData))
+	f.Add(updateSubject, binary+"\nce-datacontenttype: \ncontent-type: text/plain", []byte(updateData))
+	f.Add(updateSubject, binary+"\nce-subject: \nce-data: x\nce-specversion2: x", []byte(updateData))
+	f.Add(updateSubject, strings.Replace(binary, "ce-id: chg-1", "ce-id: %20", 1), []byte(updateData))
+	f.Add(updateSubject, binary+"\nce-time: 2026-11-22T10:00:00.123456789+05:30\nce-dataschema: https://x/y", []byte(updateData))
+	many := binary
+	for i := range 40 {
+		many += fmt.Sprintf("\nce-x%d: %d", i, i)
+	}
+	f.Add(updateSubject, many, []byte(updateData))
 	f.Fuzz(func(t *testing.T, subject, headerLines string, data []byte) {
 		header := parseHeaderLines(headerLines)
 		want, wantErr := events.Decode(subject, header, data)

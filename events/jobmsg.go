@@ -98,7 +98,8 @@ func isAttributeHeader(name string) bool {
 }
 
 // arrivedBinary says whether Decode read a message with header in binary
-// mode: it has ce-specversion and no application/cloudevents content type.
+// mode: it has ce-specversion and its content type's media type (as
+// newNATSMessage parses it) is not application/cloudevents.
 func arrivedBinary(header nats.Header) bool {
 	binary := false
 	for k, v := range header {
@@ -108,7 +109,7 @@ func arrivedBinary(header nats.Header) bool {
 			binary = true
 		case strings.EqualFold(k, HeaderContentType):
 			ct, err := decodeHeaderValue(v[0])
-			if err != nil || hasPrefixFold(strings.TrimSpace(ct), "application/cloudevents") {
+			if err != nil || strings.HasPrefix(mediaTypeOf(ct), "application/cloudevents") {
 				return false
 			}
 		}
