@@ -190,19 +190,16 @@ func skipSpace(data []byte, i int) int {
 }
 
 // stringEnd returns the index just after the JSON string that opens at
-// data[i], in valid JSON: at its first '"' not escaped, one after an even
-// run of backslashes (each pair is an escaped backslash).
+// data[i], in valid JSON. (A byte loop: most strings are short, shorter
+// than what bytes.IndexByte pays for its call.)
 func stringEnd(data []byte, i int) int {
-	for i++; ; {
-		q := i + bytes.IndexByte(data[i:], '"')
-		k := q
-		for k > i && data[k-1] == '\\' {
-			k--
+	for i++; ; i++ {
+		switch data[i] {
+		case '"':
+			return i + 1
+		case '\\':
+			i++ // the escaped byte; the hex digits of a \u escape are no quote
 		}
-		if (q-k)%2 == 0 {
-			return q + 1
-		}
-		i = q + 1
 	}
 }
 
