@@ -328,7 +328,6 @@ func (j *jobRunner) invoke(job *Job, ch *Change, longRun func()) outcome {
 		o = j.await(done)
 	}
 	if o.err != nil && !o.panicked && ctx.Err() != nil {
-
 		switch cause := context.Cause(ctx); {
 		case errors.Is(cause, ErrTimeout):
 			o.timedOut = true

@@ -78,7 +78,7 @@ type delivery struct {
 	// attempt is the attempt it runs as, once attempt has decided (see
 	// there); 0 before.
 	attempt int
-	// fresh: it surely has no result record yet (see jobRunner.fresh).
+	// fresh: it surely has no result record yet (see since.fresh).
 	fresh bool
 }
 
@@ -439,13 +439,13 @@ func (j *jobRunner) freeSlots(n int) {
 // many came, and why the request ended early (nats.ErrTimeout when it
 // expired with none).
 func (j *jobRunner) fetch(p *puller, n int, noWait bool) (int, error) {
-	ctx, cancel := context.WithTimeout(j.fetchCtx, fetchWait)
-	defer cancel()
 	var batch jetstream.MessageBatch
 	var err error
 	if noWait {
 		batch, err = p.consumer.FetchNoWait(n)
 	} else {
+		ctx, cancel := context.WithTimeout(j.fetchCtx, fetchWait)
+		defer cancel()
 		batch, err = p.consumer.Fetch(n, jetstream.FetchContext(ctx))
 	}
 	if err != nil {

@@ -183,3 +183,37 @@ func TestMessagesAreFetchedInBatchesOfFreeSlots(t *testing.T) {
 	assert.GreaterOrEqual(t, largest, held-1, "after the first message, what it can hold in one request")
 	assert.Less(t, pulls, n, "%d pull requests for %d messages", pulls, n)
 }
+
+// TestReplayedRunUpdatesItsRecordWithResultsFailures: a replayed dead
+// letter is read as a message with a record (its earlier run's), so with
+// results "failures" the replay that completes at its first attempt still
+// writes its record: it does not keep saying failed.
+func TestReplayedRunUpdatesItsRecordWithResultsFailures(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var healthy atomic.Bool
+	reg := receiver.NewRegistry()
+	reg.HandleFunc("flaky", receiver.JobInfo{},
+		func(context.Context, *receiver.Job, *receiver.Change, events.Action, map[string]any) error {
+			if !healthy.Load() {
+				return errBoom
+			}
+			return nil
+		})
+	opts := testOptions(t)
+	opts.Results = receiver.ResultsFailures
+	opts.Consumer.MaxDeliver = 1
+	e.start(reg, opts)
+	e.publishJob("h", "flaky", "c-1", change(events.ActionUpdate, "1", device("1", "A"), device("1", "B")), nil)
+	assert.Equal(t, receiver.StatusFailed, e.waitResult("h", "c-1").Status)
+	var dls []*receiver.DeadLetter
+	require.Eventually(t, func() bool { dls = e.deadLetters("flaky"); return len(dls) == 1 }, waitFor, 5*time.Millisecond)
+
+	healthy.Store(true)
+	_, err := receiver.NewDeadLetters(e.JS).Replay(t.Context(), dls[0].Sequence)
+	require.NoError(t, err)
+	res := e.waitResult("h", "c-1", receiver.StatusCompleted)
+	assert.Equal(t, 1, res.Attempts)
+	assert.Contains(t, messages(res), "error: Attempt 1 of 1 failed: boom; giving up: dead-lettered to deadletter.jobs.flaky",
+		"the earlier run's logs are kept")
+}
