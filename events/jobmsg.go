@@ -176,8 +176,12 @@ func DecodeJobMessage(subject string, header nats.Header, data []byte) (*JobMess
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidChange, err)
 	}
-	ev, err := DecodeEvent(header, data)
+	ev, _, err := headEvent(header, data)
 	if err != nil {
+		// The reason as the binding gives it, as for a change (DecodeHead).
+		if _, why := DecodeEvent(header, data); why != nil {
+			err = why
+		}
 		return nil, err
 	}
 	if h := HeaderValue(header, HeaderJob); h != "" && h != job {

@@ -169,7 +169,7 @@ func RouterConsumerConfig() jetstream.ConsumerConfig {
 const (
 	DefaultMaxDeliver    = 5
 	DefaultAckWait       = 30 * time.Second
-	DefaultMaxAckPending = 64
+	DefaultMaxAckPending = 1000
 )
 
 // DefaultBackOff returns the default delays between a job's attempts.
@@ -190,7 +190,9 @@ type ReceiverConsumerOptions struct {
 	// (default 30s).
 	AckWait time.Duration
 	// MaxAckPending caps the messages in flight across all the job's
-	// receivers (default 64).
+	// receivers, running or prefetched (default 1000, the server's own
+	// default): at the cap, the job takes no new message until one
+	// settles, and messages waiting for a retry count.
 	MaxAckPending int
 }
 

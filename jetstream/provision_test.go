@@ -398,7 +398,7 @@ func TestReceiverConsumerConfig(t *testing.T) {
 		AckWait:       31 * time.Second,
 		BackOff:       []time.Duration{31 * time.Second, 35 * time.Second, time.Minute, 150 * time.Second},
 		MaxDeliver:    6, // five attempts and a spare delivery
-		MaxAckPending: 64,
+		MaxAckPending: 1000,
 	}, cfg)
 
 	for _, tc := range []struct {

@@ -47,8 +47,9 @@ type outcome struct {
 func (o outcome) errored() bool { return o.panicked || o.timedOut || o.abandoned || o.aborted }
 
 // attempt runs one delivery of a job message and settles it: result record,
-// then ack, nak with back-off, or dead letter and term.
-func (j *jobRunner) attempt(d *delivery) {
+// then ack, nak with back-off, or dead letter and term. It calls endRun
+// once the job has run, before settling it.
+func (j *jobRunner) attempt(d *delivery, endRun func()) {
 	jm := d.jm
 	maxAttempts := j.opts.Consumer.MaxDeliver
 	ctx, cancel := j.settleContext()
@@ -138,6 +139,7 @@ func (j *jobRunner) attempt(d *delivery) {
 		}
 	}
 
+	endRun()
 	add = append(add, job.entries()...)
 	note := func(level Level, msg string) {
 		add = append(add, LogEntry{Time: time.Now().UTC(), Level: level, Message: msg})

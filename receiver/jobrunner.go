@@ -54,6 +54,11 @@ type jobRunner struct {
 	beats   heartbeats
 	pullers sync.WaitGroup
 	workers sync.WaitGroup
+	// idle hands an object's messages to a worker that has run out of
+	// its own; dispatch starts a new worker only when none is idle. Kept
+	// workers keep their grown stacks: a new goroutine per object spent
+	// much of a quick job's time growing its stack, decoding the change.
+	idle chan string
 	ended   chan *puller  // a puller that stopped on its own (consumer gone)
 	stop    chan struct{} // closed when the runner's context ends
 
@@ -89,19 +94,15 @@ func (d *delivery) attempts() int {
 	return int(d.meta.NumDelivered)
 }
 
-// heldPerSlot is how many messages a receiver holds per running slot: the
-// one running and those ready to run next, heartbeated, so that a slot
-// that frees up runs the next at once instead of waiting for a fetch, and
-// fetches come in batches.
-const heldPerSlot = 4
 
 func newJobRunner(c jobRunnerConfig) *jobRunner {
 	return &jobRunner{
 		jobRunnerConfig: c,
 		gate:            newGate(),
-		held:            make(chan struct{}, heldPerSlot*c.opts.Concurrency),
+		held:            make(chan struct{}, c.opts.Prefetch),
 		running:         make(chan struct{}, c.opts.Concurrency),
 		ended:           make(chan *puller),
+		idle:            make(chan string),
 		stop:            make(chan struct{}),
 	}
 }
@@ -489,8 +490,12 @@ func (j *jobRunner) dispatch(p *puller, msg jetstream.Msg) {
 		d.key = fmt.Sprintf("unordered\x00%p", d) // no object to keep in order, or not decodable
 	}
 	if j.queue.push(d) {
-		j.workers.Add(1)
-		go j.work(d.key)
+		select {
+		case j.idle <- d.key:
+		default:
+			j.workers.Add(1)
+			go j.work(d.key)
+		}
 	}
 }
 
@@ -506,15 +511,24 @@ func (d *delivery) decode() {
 	}
 }
 
-// work runs the messages of one object, in order.
+// work runs the messages of one object, in order, then those of the next
+// object dispatch hands it, until the runner stops. There are at most as
+// many workers as messages held, since each runs an object with one.
 func (j *jobRunner) work(key string) {
 	defer j.workers.Done()
 	for {
-		d, ok := j.queue.next(key)
-		if !ok {
+		for {
+			d, ok := j.queue.next(key)
+			if !ok {
+				break
+			}
+			j.handle(d)
+		}
+		select {
+		case key = <-j.idle:
+		case <-j.stop:
 			return
 		}
-		j.handle(d)
 	}
 }
 
@@ -532,8 +546,19 @@ func (j *jobRunner) handle(d *delivery) {
 		j.release(d, "the receiver stopped before the job ran")
 		return
 	}
-	defer func() { <-j.running }()
-	j.attempt(d)
+	// The running slot is the job's while it runs; settling it (its record,
+	// its ack) needs only the held slot, so the next job of this receiver
+	// need not wait for those round trips: with a quick job they are most
+	// of an attempt's time.
+	ran := false
+	endRun := func() {
+		if !ran {
+			ran = true
+			<-j.running
+		}
+	}
+	defer endRun()
+	j.attempt(d, endRun)
 }
 
 // waitTurn waits until the job is enabled and a running slot is free. It

@@ -107,10 +107,22 @@ func encodeResult(r *Result, limit int) ([]byte, []LogEntry, error) {
 	rec := *r
 	rec.Error = clip(rec.Error, maxLogMessage)
 	logs := make([]LogEntry, len(r.Logs))
-	sizes := make([]int, len(r.Logs))
-	total := 0
 	for i, e := range r.Logs {
 		logs[i] = capEntry(e)
+	}
+	if len(logs) <= maxLogEntries { // most records fit whole: one encoding
+		rec.Logs = logs
+		data, err := json.Marshal(&rec)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode job result %s: %w", r.Key(), err)
+		}
+		if len(data) <= limit {
+			return data, logs, nil
+		}
+	}
+	sizes := make([]int, len(logs))
+	total := 0
+	for i := range logs {
 		b, err := json.Marshal(logs[i])
 		if err != nil { // capData encodes what it keeps: cannot happen
 			return nil, nil, fmt.Errorf("encode a log entry of job result %s: %w", r.Key(), err)

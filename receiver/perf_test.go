@@ -131,12 +131,14 @@ func TestResultsFailuresRecordsOnlyWhatDidNotCompleteFirstTime(t *testing.T) {
 }
 
 // TestMessagesAreFetchedInBatchesOfFreeSlots: with work waiting, the
-// receiver asks for as many messages as it can hold (four per running
-// slot), in one request, not one request per message; and never for more.
+// receiver asks for as many messages as it can hold (Prefetch, by default
+// DefaultPrefetchPerSlot per running slot), in one request, not one
+// request per message; and never for more.
 func TestMessagesAreFetchedInBatchesOfFreeSlots(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	const concurrency, held, n = 8, 4 * 8, 96
+	const concurrency, held = 2, receiver.DefaultPrefetchPerSlot * 2
+	const n = 3 * held
 	for i := range n {
 		id := fmt.Sprint(i)
 		e.publishJob("h", "batched", "c-"+id, change(events.ActionCreate, id, nil, device(id, "A")), nil)

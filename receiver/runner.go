@@ -23,6 +23,8 @@ const (
 	DefaultDrainTimeout = 30 * time.Second
 	DefaultSource       = "jobhooks://receiver"
 	DefaultRunningAfter = time.Second
+	// DefaultPrefetchPerSlot times Concurrency is the default Prefetch.
+	DefaultPrefetchPerSlot = 16
 )
 
 // Options tune a Runner; zero fields take the defaults.
@@ -32,6 +34,14 @@ type Options struct {
 	// Concurrency is how many messages of each job run at once (default
 	// 4). Changes to the same object always run one at a time, in order.
 	Concurrency int
+	// Prefetch is how many messages of each job the runner holds at once:
+	// those running and those fetched to run next, all kept alive with
+	// in-progress heartbeats (default DefaultPrefetchPerSlot ×
+	// Concurrency; at least Concurrency). It fetches as many as it has
+	// room for in one request. More keeps quick jobs flowing, since each
+	// fetch is a round trip to the server; fewer leaves more of a slow
+	// job's backlog on the server for the job's other receivers.
+	Prefetch int
 	// Consumer sets each job's durable consumer receiver-<job>: attempts
 	// (MaxDeliver), back-off between them, AckWait and MaxAckPending (see
 	// jhjs.ReceiverConsumerOptions). Every process sharing a consumer
@@ -82,6 +92,9 @@ func (o Options) withDefaults(reg *Registry) Options {
 	if o.Concurrency == 0 {
 		o.Concurrency = DefaultConcurrency
 	}
+	if o.Prefetch == 0 {
+		o.Prefetch = DefaultPrefetchPerSlot * o.Concurrency
+	}
 	o.Consumer = o.Consumer.WithDefaults()
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
@@ -118,6 +131,9 @@ func (o Options) validate(reg *Registry) error {
 	}
 	if o.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("concurrency must be at least 1, got %d", o.Concurrency))
+	}
+	if o.Prefetch < o.Concurrency {
+		errs = append(errs, fmt.Errorf("prefetch must be at least the concurrency (%d), got %d", o.Concurrency, o.Prefetch))
 	}
 	if o.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout must be positive, got %s", o.Timeout))

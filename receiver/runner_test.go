@@ -534,9 +534,9 @@ func TestInProgressKeepsALongJobAlive(t *testing.T) {
 	assert.Equal(t, uint64(1), info.Delivered.Consumer, "never redelivered while running")
 }
 
-// TestWaitingMessagesAreNotFetchedEarly: a receiver holds at most four
-// times its concurrency (running, or waiting to run, with heartbeats);
-// the next messages stay on the server. Fetched early, they would sit in a
+// TestWaitingMessagesAreNotFetchedEarly: a receiver holds at most Prefetch
+// messages (running, or waiting to run, with heartbeats); the next
+// messages stay on the server. Fetched early, they would sit in a
 // client buffer without heartbeats, be redelivered to another receiver
 // when their ack wait ran out, and then run twice.
 func TestWaitingMessagesAreNotFetchedEarly(t *testing.T) {
@@ -553,11 +553,12 @@ func TestWaitingMessagesAreNotFetchedEarly(t *testing.T) {
 			return nil
 		})
 	opts := testOptions(t)
+	const n, held = 12, 8
 	opts.Concurrency = 2
+	opts.Prefetch = held
 	opts.Consumer.AckWait = 300 * time.Millisecond
 	e.start(reg, opts)
 	// c-1 runs long; the rest, about the same object, wait behind it.
-	const n, held = 12, 4 * 2
 	for i := 1; i <= n; i++ {
 		e.publishJob("h", "long", fmt.Sprintf("c-%d", i), change(events.ActionUpdate, "1", device("1", "A"), device("1", "B")), nil)
 	}
@@ -567,7 +568,7 @@ func TestWaitingMessagesAreNotFetchedEarly(t *testing.T) {
 		nextAck(t, acks, "+WPI")
 	}
 	info := e.consumerInfo("long")
-	assert.Equal(t, held, info.NumAckPending, "four times the concurrency is held")
+	assert.Equal(t, held, info.NumAckPending, "Prefetch messages are held")
 	assert.Equal(t, uint64(n-held), info.NumPending, "the rest wait on the server")
 	assert.Zero(t, info.NumRedelivered)
 	close(release)
@@ -597,6 +598,8 @@ func TestOptionsAreValidated(t *testing.T) {
 		{"unknown job", receiver.Options{Jobs: []string{"nope"}}, `job not in the registry: "nope"`},
 		{"twice", receiver.Options{Jobs: []string{"a", "a"}}, `job "a" listed twice`},
 		{"concurrency", receiver.Options{Concurrency: -1}, "concurrency must be at least 1"},
+		{"prefetch below concurrency", receiver.Options{Concurrency: 4, Prefetch: 3}, "prefetch must be at least the concurrency (4), got 3"},
+		{"negative prefetch", receiver.Options{Prefetch: -1}, "prefetch must be at least the concurrency (4), got -1"},
 		{"timeout", receiver.Options{Timeout: -time.Second}, "timeout must be positive"},
 		{"back-off", receiver.Options{Consumer: jhjs.ReceiverConsumerOptions{MaxDeliver: 1, BackOff: []time.Duration{1, 2}}}, "back-off has 2 delays"},
 	} {
@@ -828,4 +831,42 @@ func TestDeletedConsumerIsRestoredWhileADrainedPullerLingers(t *testing.T) {
 
 	e.publishJob("h", "restored", "c-2", change(events.ActionCreate, "2", nil, device("2", "A")), nil)
 	e.waitResult("h", "c-2", receiver.StatusCompleted)
+}
+
+// TestConcurrencyBoundsRunningJobs: at most Concurrency jobs run at once,
+// however many messages the receiver holds; the rest wait their turn.
+func TestConcurrencyBoundsRunningJobs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const concurrency, n = 3, 12
+	var running, most atomic.Int32
+	started, release := make(chan struct{}, n), make(chan struct{})
+	reg := receiver.NewRegistry()
+	reg.HandleFunc("bounded", receiver.JobInfo{},
+		func(context.Context, *receiver.Job, *receiver.Change, events.Action, map[string]any) error {
+			now := running.Add(1)
+			for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
+			}
+			started <- struct{}{}
+			<-release
+			running.Add(-1)
+			return nil
+		})
+	opts := testOptions(t)
+	opts.Concurrency = concurrency
+	e.start(reg, opts)
+	for i := range n { // n objects: nothing but the bound keeps them apart
+		id := fmt.Sprint(i)
+		e.publishJob("h", "bounded", "c-"+id, change(events.ActionCreate, id, nil, device(id, "A")), nil)
+	}
+	for range concurrency {
+		<-started
+	}
+	require.Eventually(t, func() bool { return e.consumerInfo("bounded").NumAckPending == n }, 10*time.Second, 5*time.Millisecond,
+		"every message is held (Prefetch is %d)", receiver.DefaultPrefetchPerSlot*concurrency)
+	close(release)
+	for i := range n {
+		assert.Equal(t, receiver.StatusCompleted, e.waitResult("h", fmt.Sprintf("c-%d", i)).Status)
+	}
+	assert.Equal(t, int32(concurrency), most.Load(), "jobs running at once")
 }

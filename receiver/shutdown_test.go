@@ -37,6 +37,11 @@ func TestShutdownFinishesRunningJobsAndReleasesTheRest(t *testing.T) {
 	var logs jstest.LogBuffer
 	opts := testOptions(t)
 	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("receiver log:\n%s", logs.String())
+		}
+	})
 	r := e.start(reg, opts)
 	acks := e.watchAcks("work")
 

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -253,6 +255,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := DefaultConfig()
 	cfg.RegisterFlags(fs)
 	verbose := fs.Bool("v", false, "log the router's and the receiver's info and debug lines too")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (router, receiver, publisher and workers; not the nats-server) to `file`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -275,6 +278,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cfg.Rounds < DefaultRounds {
 		log.Warn("fewer than 3 rounds: the medians are no steadier than single runs", "rounds", cfg.Rounds)
 	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: %s\n", err)
+			return 1
+		}
+		defer stop()
+	}
 	rep, err := Run(ctx, cfg, log, stderr)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -296,4 +307,20 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Info("raw figures written", "file", cfg.JSONPath)
 	}
 	return 0
+}
+
+// startCPUProfile profiles this process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -160,6 +160,7 @@ func (c *receiverCmd) run(ctx context.Context, args []string) int {
 	fs := c.flags("receiver", "receiver [flags]", false)
 	fs.StringVar(&jobs, "jobs", strings.Join(builtin.Names(), ","), "jobs to run, comma-separated")
 	fs.IntVar(&opts.Concurrency, "concurrency", receiver.DefaultConcurrency, "messages of each job running at once (changes to one object run in order)")
+	fs.IntVar(&opts.Prefetch, "prefetch", 0, fmt.Sprintf("messages of each job held at once, running or fetched to run next (0: %d × --concurrency)", receiver.DefaultPrefetchPerSlot))
 	fs.IntVar(&opts.Consumer.MaxDeliver, "max-deliver", jhjs.DefaultMaxDeliver, "attempts per job message, the first included")
 	defaults := receiverDurations(jhjs.DefaultBackOff())
 	fs.Var(&backoff, "backoff", "delays before the 2nd, 3rd, … attempt, comma-separated; the last repeats (default "+

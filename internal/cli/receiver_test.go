@@ -279,6 +279,7 @@ func TestReceiverRunFlags(t *testing.T) {
 	}{
 		{[]string{"--jobs", "nope"}, cli.ExitUsage, `job not in the registry: "nope"`},
 		{[]string{"--concurrency", "-1"}, cli.ExitUsage, "concurrency must be at least 1"},
+		{[]string{"--concurrency", "8", "--prefetch", "2"}, cli.ExitUsage, "prefetch must be at least the concurrency (8), got 2"},
 		{[]string{"--max-deliver", "2", "--backoff", "1s,2s,3s"}, cli.ExitUsage, "back-off has 3 delays but max deliver is 2"},
 		{[]string{"--backoff", "soon"}, cli.ExitUsage, "want durations like 1s,5s,30s"},
 		{[]string{"stray"}, cli.ExitUsage, `receiver: unknown subcommand "stray"`},
