@@ -43,6 +43,7 @@ type acker struct {
 	q          []pendingChange // a ring: q[head] is the oldest change
 	head, n    int
 	sent       int  // q[head:head+sent] have been sent
+	sentJobs   int  // their job messages
 	degraded   bool // send nothing new until sent is 0
 	job        int  // the head's job message being confirmed
 	attempt    int  // failed attempts at storing it
@@ -141,6 +142,7 @@ func (a *acker) push(p pendingChange) {
 // sent is done.
 func (a *acker) pop() {
 	slot := &a.q[a.head]
+	a.sentJobs -= len(slot.jobs)
 	clear(slot.futures)
 	*slot = pendingChange{futures: slot.futures[:0]}
 	a.head = (a.head + 1) % len(a.q)
@@ -159,16 +161,25 @@ func (a *acker) stopTimer() {
 	a.awaiting, a.backingOff = false, false
 }
 
+// canSend reports whether the next change may be sent: not degraded,
+// fewer than MaxPending changes in flight, and room for its job messages
+// within MaxPendingMessages (or nothing in flight: a change with more
+// goes alone).
 func (a *acker) canSend() bool {
-	return !a.degraded && a.sent < a.n && a.sent < a.r.opts.MaxPending
+	if a.degraded || a.sent == a.n || a.sent >= a.r.opts.MaxPending {
+		return false
+	}
+	next := len(a.q[(a.head+a.sent)%len(a.q)].jobs)
+	return a.sent == 0 || a.sentJobs+next <= a.r.opts.MaxPendingMessages
 }
 
 // send publishes the job messages of the next changes, in order, while
-// not degraded and fewer than MaxPending changes are in flight.
+// canSend.
 func (a *acker) send() {
 	for a.canSend() {
 		p := &a.q[(a.head+a.sent)%len(a.q)]
 		a.sent++
+		a.sentJobs += len(p.jobs)
 		for i, job := range p.jobs {
 			f, err := a.r.js.PublishMsgAsync(job)
 			if err != nil {

@@ -33,6 +33,13 @@ type Options struct {
 	// MaxPending bounds the changes whose job messages are published but
 	// not yet acknowledged by the server (default 512).
 	MaxPending int
+	// MaxPendingMessages bounds the job messages of those changes (default
+	// 2000), so that a change fanned out to many hooks does not run the
+	// JetStream handle out of asynchronous publishes: keep it below the
+	// handle's PublishAsyncMaxPending (nats.go's default is 4000), past
+	// which a publish stalls and then fails. A change with more job
+	// messages than this is sent alone.
+	MaxPendingMessages int
 	// RetryMin and RetryMax bound the back-off between attempts to store a
 	// job message or a dead letter (default 100ms and 5s).
 	RetryMin, RetryMax time.Duration
@@ -89,6 +96,9 @@ func New(js jetstream.JetStream, opts Options) *Router {
 	}
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = 512
+	}
+	if opts.MaxPendingMessages <= 0 {
+		opts.MaxPendingMessages = 2000
 	}
 	if opts.RetryMin <= 0 {
 		opts.RetryMin = 100 * time.Millisecond

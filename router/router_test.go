@@ -1242,3 +1242,50 @@ func TestChangesAfterAReleasedOneAreReleasedToo(t *testing.T) {
 	got := e.jobMessages("audit", 2)
 	require.ElementsMatch(t, []string{"c1", "c2"}, []string{got[0].ID(), got[1].ID()})
 }
+
+// pendingJS records the most asynchronous publishes its handle had
+// unconfirmed, just after each one.
+type pendingJS struct {
+	jetstream.JetStream
+	most atomic.Int64
+}
+
+func (j *pendingJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	f, err := j.JetStream.PublishMsgAsync(m, opts...)
+	for n, most := int64(j.JetStream.PublishAsyncPending()), j.most.Load(); n > most && !j.most.CompareAndSwap(most, n); most = j.most.Load() {
+	}
+	return f, err
+}
+
+// TestJobMessagesInFlightAreBounded: MaxPendingMessages bounds the job
+// messages published and not yet confirmed, whatever the fan-out, so a
+// change matching many hooks never runs the JetStream handle out of
+// asynchronous publishes (where a publish stalls, then fails).
+func TestJobMessagesInFlightAreBounded(t *testing.T) {
+	e := newEnv(t)
+	const hooks, n, bound = 5, 200, 12
+	for i := range hooks { // one job each: hooks for one job may not overlap
+		job := fmt.Sprintf("audit-%d", i)
+		e.registerJob(job, true)
+		e.putHook(job, job, "dcim.device", events.ActionUpdate)
+	}
+	for i := range n {
+		_, err := e.pub.PublishAsync(update(fmt.Sprint(i%7), fmt.Sprint(i), fmt.Sprint(i+1)), events.EventOptions{ID: fmt.Sprintf("u%03d", i)})
+		require.NoError(t, err)
+	}
+	<-e.pub.PublishAsyncComplete()
+	js := &pendingJS{JetStream: e.srv.JS}
+	r := router.New(js, router.Options{MaxPendingMessages: bound, Logger: slog.New(slog.NewTextHandler(e.log, nil))})
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	e.waitRouted(r, n)
+	for i := range hooks {
+		require.Len(t, e.jobMessages(fmt.Sprintf("audit-%d", i), n), n)
+	}
+	require.LessOrEqual(t, js.most.Load(), int64(bound), "job messages in flight")
+}
