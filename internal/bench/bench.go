@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -113,7 +114,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, progressOut io.Write
 
 	for round := 1; round <= cfg.Rounds; round++ {
 		var done []figure
-		for _, s := range scs {
+		for _, s := range rotated(scs, round) {
 			prog.running("throughput", round, cfg.Rounds, done, s.name)
 			runtime.GC() // what the last run left is not this one's to collect
 			res, err := runScenario(ctx, e, s, fmt.Sprintf("%s-r%d-tp", s.name, round), cfg.Changes, 0)
@@ -144,7 +145,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, progressOut io.Write
 		rep.LatencyRate, rep.LatencyRateSource = latencyRate(cfg, rep)
 		for round := 1; round <= cfg.Rounds; round++ {
 			var done []figure
-			for _, s := range scs {
+			for _, s := range rotated(scs, round) {
 				prog.running("latency", round, cfg.Rounds, done, s.name)
 				// Fan-out offers the job messages/s of the others: fewer
 				// changes, as many job messages.
@@ -162,6 +163,17 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, progressOut io.Write
 	}
 	rep.finish(time.Now())
 	return rep, nil
+}
+
+// rotated is the order of the scenarios in round (from 1): each round
+// starts one further along, so that no scenario always runs first (on a
+// server with the least stored) or right after the same one.
+func rotated(scs []*scenario, round int) []*scenario {
+	if len(scs) == 0 {
+		return nil
+	}
+	k := (round - 1) % len(scs)
+	return append(slices.Clone(scs[k:]), scs[:k]...)
 }
 
 // latencyRate is the offered rate of the latency runs: --rate, else half
@@ -217,7 +229,7 @@ const usage = `usage: bench [flags]
 
 jobhooks' benchmark. It starts its own nats-server (this binary, re-executed
 as a child process; data in a temp dir, removed at the end) and runs, in
-interleaved rounds (A B A B …), these scenarios:
+interleaved rounds (A B C, then B C A, …), these scenarios:
 
   relay              a bare nats.go relay (CHANGES → jobs.x, ack after the
                      publish ack, 512 publishes in flight) and a bare worker

@@ -239,6 +239,17 @@ func (r *Report) finish(end time.Time) {
 func (r *Report) targets() []Target {
 	var ts []Target
 	relay, worker := r.scenario(ScenarioRelay), r.scenario(ScenarioRouterWorker)
+	for _, t := range []struct {
+		name string
+		want float64
+	}{{ScenarioJobhooksAll, 0.60}, {ScenarioJobhooksFailures, 0.85}, {ScenarioRouterWorker, 0.90}} {
+		if s := r.scenario(t.name); s != nil && relay != nil {
+			v := ratio(s.Median.ChangesPerS, relay.Median.ChangesPerS)
+			ts = append(ts, Target{Name: s.Title + ": changes/s vs the relay's",
+				Want: fmt.Sprintf("≥ %.2f×", t.want), Value: v, Shown: fmt.Sprintf("%.2f×", v), Pass: v >= t.want,
+				Source: "ratio of the median changes/s"})
+		}
+	}
 	if many := r.scenario(ScenarioManyHooks); many != nil && worker != nil {
 		v := ratio(many.Median.ChangesPerS, worker.Median.ChangesPerS)
 		ts = append(ts, Target{Name: fmt.Sprintf("%s hooks: changes/s vs router + bare worker", thousands(r.Config.HooksMany)),
