@@ -129,7 +129,7 @@ func (c Config) selected(name string) bool {
 
 // RegisterFlags registers the command's flags on fs, defaulting to c.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.IntVar(&c.Rounds, "rounds", c.Rounds, "rounds of every scenario, interleaved (A B A B …); medians are reported")
+	fs.IntVar(&c.Rounds, "rounds", c.Rounds, "rounds of every scenario, interleaved, each round starting one scenario further along; medians are reported")
 	fs.IntVar(&c.Changes, "changes", c.Changes, "changes published in each throughput run")
 	fs.Float64Var(&c.Rate, "rate", c.Rate, "offered rate of the latency runs, changes/s (0: half the relay's median changes/s)")
 	fs.IntVar(&c.LatencyChanges, "latency-changes", c.LatencyChanges, "changes published in each latency run")

@@ -28,6 +28,6 @@
 // Each job message is counted: a second arrival is a duplicate, and one
 // that does not come (no progress for StallTimeout) fails the run.
 //
-// Rounds interleave the scenarios (A B C A B C …); the report gives the
+// Rounds interleave the scenarios (A B C, B C A, C A B …); the report gives the
 // median of each figure over the rounds, and ratios of medians.
 package bench
