@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobhooks/jobhooks/events"
@@ -23,12 +20,8 @@ import (
 // server: b.N changes are stored first, then a router routes them all; the
 // time is until every change is acknowledged. Sub-benchmarks vary how many
 // hooks match each change, so the ratios show the cost of fan-out against
-// a change that matches nothing (decode, look up, ack). The relay cases are
-// the floor for one hook: a bare nats.go relay that publishes each change
-// to jobs.job-0 and acknowledges it once stored, in order, as the router
-// does, without decoding anything; relay-headers sends the headers a job
-// message has (the change's, Jobhooks-Hook and Jobhooks-Job), relay only
-// the de-duplication id.
+// a change that matches nothing (decode, look up, ack). The comparison
+// with a bare nats.go relay, on a standalone server, is cmd/bench's.
 func BenchmarkRoute(b *testing.B) {
 	for _, hooks := range []int{0, 1, 4} {
 		b.Run(fmt.Sprintf("hooks=%d", hooks), func(b *testing.B) {
@@ -43,22 +36,6 @@ func BenchmarkRoute(b *testing.B) {
 			require.Equal(b, uint64(b.N*hooks), r.Stats().Routed)
 			cancel()
 			require.NoError(b, <-done)
-		})
-	}
-	for _, headers := range []bool{false, true} {
-		name := "relay"
-		if headers {
-			name = "relay-headers"
-		}
-		b.Run(name, func(b *testing.B) {
-			e := storedChanges(b, 0)
-			ctx, cancel := context.WithCancel(e.ctx)
-			defer cancel()
-			cons, err := jhjs.EnsureConsumer(ctx, e.srv.JS, jhjs.StreamChanges, jhjs.RouterConsumerConfig())
-			require.NoError(b, err)
-			cpu := startCPU(b)
-			go relay(ctx, e.srv.JS, cons, headers)
-			waitAcked(b, e, cpu)
 		})
 	}
 }
@@ -111,54 +88,4 @@ func waitAcked(b *testing.B, e *env, cpu time.Duration) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "changes/s")
 	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/change")
-}
-
-// relay consumes cons as the router does (the same pull options), and
-// publishes each change to jobs.job-0 with a de-duplication id (and the
-// change's headers, with headers), acking it once its publish is
-// confirmed, in order, with as many in flight.
-func relay(ctx context.Context, js jetstream.JetStream, cons jetstream.Consumer, headers bool) {
-	const window = 512 // router.Options.MaxPending's default
-	iter, err := cons.Messages(jetstream.PullMaxMessages(window), jetstream.PullExpiry(10*time.Second), jetstream.PullHeartbeat(2*time.Second))
-	if err != nil {
-		panic(err)
-	}
-	stop := context.AfterFunc(ctx, iter.Stop)
-	defer stop()
-	type inFlight struct {
-		msg jetstream.Msg
-		f   jetstream.PubAckFuture
-	}
-	pending := make(chan inFlight, window)
-	go func() {
-		for p := range pending {
-			select {
-			case <-p.f.Ok():
-				_ = p.msg.Ack()
-			case err := <-p.f.Err():
-				panic(err)
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	defer close(pending)
-	for {
-		m, err := iter.Next()
-		if err != nil {
-			return
-		}
-		header := nats.Header{}
-		if headers {
-			maps.Copy(header, m.Headers())
-			header[events.HeaderHook] = []string{"hook-job-0"}
-			header[events.HeaderJob] = []string{"job-0"}
-		}
-		header[nats.MsgIdHdr] = []string{m.Headers().Get("ce-id") + ".relay"}
-		f, err := js.PublishMsgAsync(&nats.Msg{Subject: "jobs.job-0", Data: m.Data(), Header: header})
-		if err != nil {
-			panic(err)
-		}
-		pending <- inFlight{m, f}
-	}
 }
