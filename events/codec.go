@@ -375,7 +375,7 @@ func mediaTypeOf(ct string) string {
 	return mediaType
 }
 
-// readHeaders reads the ce- headers and content-type among names, decoded,
+// readHeaders reads the ce- headers and content-type of header, decoded,
 // into m.headers.
 func (m *natsMessage) readHeaders(header iter.Seq2[string, []string]) error {
 	for name, values := range header {

@@ -3,15 +3,14 @@ package events
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"reflect"
 	"time"
 )
 
 // changeFields is Change with the fields that are only checked, not kept,
-// as jsonKind: decoding data into it accepts and refuses exactly what
-// decoding it into a Change does (fields_test.go holds its names and types
-// to Change's), without building the snapshots' maps.
+// as jsonKind (fields_test.go holds its names and types to Change's): what
+// readMembers reads of an ordinary change without building the snapshots'
+// maps, and, of any other, what decode keeps of the Change it decodes.
 type changeFields struct {
 	Action      Action    `json:"action"`
 	ContentType string    `json:"content_type"`
@@ -34,52 +33,42 @@ var changeFieldNames = func() (names [][]byte) {
 	return names
 }()
 
-// decode reads data as decodeJSONData reads a Change, with the same checks
-// of the whole: UTF-8, one JSON value, nothing after it.
+// decode reads data as decodeJSONData reads a Change, and accepts and
+// refuses exactly what it does, with its errors.
 //
 // A change as publishers write it (an object whose members are spelt as
-// Change names them) is read in two passes: json.Valid, then readMembers,
-// which only has to find where each member ends. encoding/json reads
-// anything else, and finds the error in what is invalid: it takes three
-// passes (checking, decoding, and skipping each snapshot), which made it
-// most of the cost of routing a change.
+// Change names them, each once) is read in three passes: checkUTF8,
+// json.Valid, then readMembers, which only has to find where each member
+// ends. Anything else is decoded into a Change by decodeJSONData, as
+// Decode decodes it, so that what is accepted or refused, and why, is
+// Decode's by construction; ordinary changes do not take that way because
+// it costs more (encoding/json checks the data, decodes it and builds each
+// snapshot's map), which made it most of the cost of routing a change.
 //
 // contentType and action are the subject's, which the data's should
 // match: they are kept when they do, rather than allocated again.
 func (f *changeFields) decode(data []byte, contentType string, action Action) error {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return fmt.Errorf("%w: the event has no data", ErrInvalidChange)
+	if checkUTF8(data) == nil && json.Valid(data) && f.readMembers(data, contentType, action) {
+		return nil
 	}
-	if err := checkUTF8(data); err != nil {
-		return fmt.Errorf("%w: data %w", ErrInvalidChange, err)
+	var c Change
+	if err := decodeJSONData(data, &c); err != nil {
+		return err
 	}
-	if !json.Valid(data) || !f.readMembers(data, contentType, action) {
-		*f = changeFields{}
-		if err := json.Unmarshal(data, f); err != nil {
-			return fmt.Errorf("%w: data is not a change JSON object: %w", ErrInvalidChange, err)
-		}
-	}
-	for _, c := range [...]struct {
-		field      string
-		kind, want jsonKind
-	}{
-		{"object_repr", f.ObjectRepr, kindString}, {"user", f.User, kindString}, {"request_id", f.RequestID, kindString},
-		{"prechange", f.PreChange, kindObject}, {"postchange", f.PostChange, kindObject}, {"data", f.Data, kindObject},
-	} {
-		if c.kind != kindAbsent && c.kind != kindNull && c.kind != c.want {
-			return fmt.Errorf("%w: data is not a change JSON object: %s is %s: want %s or null", ErrInvalidChange, c.field, c.kind, c.want)
-		}
+	*f = changeFields{Action: c.Action, ContentType: c.ContentType, ObjectID: c.ObjectID, PostChange: kindNull}
+	if c.PostChange != nil {
+		f.PostChange = kindObject
 	}
 	return nil
 }
 
 // readMembers reads the members of data, valid JSON, into f as
-// encoding/json would (in order, a later member of one name over an
-// earlier one; null leaves a field as it is, but for a jsonKind). It
-// reports false, having read a part of them, when data holds what it
-// leaves to encoding/json: a top level that is not an object, a member
-// name that encoding/json might match to a field by case folding, or a
-// value of a kind the field refuses.
+// encoding/json would read them into a Change. It reports false, having
+// read a part of them, when data holds what it leaves to encoding/json: a
+// top level that is not an object, a member name that encoding/json might
+// match to a field by case folding, a field's name twice (encoding/json
+// remembers an earlier member of the wrong type), or a value of a kind the
+// field refuses.
 func (f *changeFields) readMembers(data []byte, contentType string, action Action) bool {
 	i := skipSpace(data, 0)
 	if data[i] != '{' {
@@ -88,12 +77,13 @@ func (f *changeFields) readMembers(data []byte, contentType string, action Actio
 	if i = skipSpace(data, i+1); data[i] == '}' {
 		return true
 	}
+	var seen uint16 // a bit for each field read
 	for {
 		end := stringEnd(data, i) // data[i] opens a member name: data is valid
 		name := data[i+1 : end-1]
 		i = skipSpace(data, skipSpace(data, end)+1) // past the ':'
 		end = valueEnd(data, i)
-		if !f.set(name, data[i:end], contentType, action) {
+		if !f.set(name, data[i:end], contentType, action, &seen) {
 			return false
 		}
 		if i = skipSpace(data, end); data[i] == '}' {
@@ -103,31 +93,41 @@ func (f *changeFields) readMembers(data []byte, contentType string, action Actio
 	}
 }
 
-// set reads the member name: value into f, or reports false.
-func (f *changeFields) set(name, value []byte, contentType string, action Action) bool {
+// set reads the member name: value into f, or reports false; seen has a
+// bit for each field read, and set refuses a field read already.
+func (f *changeFields) set(name, value []byte, contentType string, action Action, seen *uint16) bool {
+	var field int
+	var ok bool
 	switch string(name) {
 	case "action":
-		return setString((*string)(&f.Action), value, string(action))
+		field, ok = 0, setString((*string)(&f.Action), value, string(action))
 	case "content_type":
-		return setString(&f.ContentType, value, contentType)
+		field, ok = 1, setString(&f.ContentType, value, contentType)
 	case "object_id":
-		return setString(&f.ObjectID, value, "")
+		field, ok = 2, setString(&f.ObjectID, value, "")
 	case "object_repr":
-		return f.ObjectRepr.set(value, kindString)
+		field, ok = 3, f.ObjectRepr.set(value, kindString)
 	case "user":
-		return f.User.set(value, kindString)
+		field, ok = 4, f.User.set(value, kindString)
 	case "request_id":
-		return f.RequestID.set(value, kindString)
+		field, ok = 5, f.RequestID.set(value, kindString)
 	case "time":
-		return setTime(&f.Time, value)
+		field, ok = 6, setTime(&f.Time, value)
 	case "prechange":
-		return f.PreChange.set(value, kindObject)
+		field, ok = 7, f.PreChange.set(value, kindObject)
 	case "postchange":
-		return f.PostChange.set(value, kindObject)
+		field, ok = 8, f.PostChange.set(value, kindObject)
 	case "data":
-		return f.Data.set(value, kindObject)
+		field, ok = 9, f.Data.set(value, kindObject)
+	default:
+		return !mayFoldToField(name)
 	}
-	return !mayFoldToField(name)
+	bit := uint16(1) << field
+	if *seen&bit != 0 {
+		return false
+	}
+	*seen |= bit
+	return ok
 }
 
 // mayFoldToField reports whether encoding/json might match a member name,
@@ -247,7 +247,8 @@ func endsLiteral(c byte) bool {
 	return false
 }
 
-// jsonKind records the kind of a JSON value, not the value.
+// jsonKind records the kind of a JSON value a field of changeFields read,
+// not the value.
 type jsonKind byte
 
 const (
@@ -255,45 +256,17 @@ const (
 	kindNull
 	kindObject
 	kindString
-	kindArray
-	kindBool
-	kindNumber
 )
 
-// kindOf returns the kind of the JSON value that starts with c.
-func kindOf(c byte) jsonKind {
-	switch c {
-	case '{':
-		return kindObject
-	case '"':
-		return kindString
-	case '[':
-		return kindArray
-	case 't', 'f':
-		return kindBool
-	case 'n':
-		return kindNull
-	}
-	return kindNumber
-}
-
-// UnmarshalJSON gets the value's bytes, which the decoder has checked
-// already (null included: encoding/json passes it to an Unmarshaler).
-func (k *jsonKind) UnmarshalJSON(b []byte) error {
-	*k = kindOf(b[0])
-	return nil
-}
-
-// set records the kind of value when it is null or want.
+// set records the kind of value when it is null or want, or reports false.
 func (k *jsonKind) set(value []byte, want jsonKind) bool {
-	kind := kindOf(value[0])
-	if kind != kindNull && kind != want {
+	switch {
+	case value[0] == 'n':
+		*k = kindNull
+	case value[0] == '{' && want == kindObject, value[0] == '"' && want == kindString:
+		*k = want
+	default:
 		return false
 	}
-	*k = kind
 	return true
-}
-
-func (k jsonKind) String() string {
-	return [...]string{"absent", "null", "an object", "a string", "an array", "a boolean", "a number"}[k]
 }

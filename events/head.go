@@ -20,7 +20,7 @@ type ChangeHead struct {
 	Action      Action // from the subject, which the data's action matches
 	ObjectID    string // the data's object_id
 
-	event  *event.Event // its attributes; its data is data
+	event  *event.Event // its attributes, and the change data as it arrived
 	binary bool         // it arrived in binary mode, with header
 	header nats.Header
 }
