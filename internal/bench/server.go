@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
 )
 
 // serverStartTimeout bounds the child server's start.
@@ -25,26 +25,12 @@ func serveNATS(ctx context.Context, storeDir string, out io.Writer) error {
 	if storeDir == "" {
 		return fmt.Errorf("%s is not set", EnvStoreDir)
 	}
-	srv, err := server.NewServer(&server.Options{
-		ServerName: "jobhooks-bench",
-		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
-		JetStream:  true,
-		StoreDir:   storeDir,
-		NoSigs:     true,
-		NoLog:      true,
-	})
+	srv, err := jhjs.StartEmbedded(jhjs.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: storeDir,
+		ServerName: "jobhooks-bench", StartTimeout: serverStartTimeout})
 	if err != nil {
-		return fmt.Errorf("configure: %w", err)
+		return err
 	}
-	go srv.Start()
-	defer func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	}()
-	if !srv.ReadyForConnections(serverStartTimeout) {
-		return fmt.Errorf("not ready for connections after %s", serverStartTimeout)
-	}
+	defer func() { _ = srv.Shutdown(context.WithoutCancel(ctx)) }()
 	if _, err := fmt.Fprintln(out, srv.ClientURL()); err != nil {
 		return fmt.Errorf("report the client URL: %w", err)
 	}
