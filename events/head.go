@@ -112,11 +112,11 @@ func (h *ChangeHead) Change() (*Change, error) {
 // has its attributes encoded as headers, once.
 func (h *ChangeHead) JobMessages(context map[string]any) (*JobMessages, error) {
 	if h.binary {
-		return newBinaryJobMessages(h.Key(), h.header, h.event.Data(), context)
+		return newBinaryJobMessages(h.Key(), ObjectKey(h.ContentType, h.ObjectID), h.header, h.event.Data(), context)
 	}
 	header, data, err := encodeValidBinary(h.event)
 	if err != nil {
 		return nil, err
 	}
-	return newJobMessages(h.Key(), header, data, context)
+	return newJobMessages(h.Key(), ObjectKey(h.ContentType, h.ObjectID), header, data, context)
 }

@@ -11,6 +11,7 @@ import (
 // Headers jobhooks adds to job and dead-letter messages.
 const (
 	HeaderHook     = "Jobhooks-Hook"     // the hook that matched
+	HeaderObject   = "Jobhooks-Object"   // the object the change is about: ObjectKey
 	HeaderJob      = "Jobhooks-Job"      // the job it runs
 	HeaderError    = "Jobhooks-Error"    // why a message was dead-lettered
 	HeaderAttempts = "Jobhooks-Attempts" // how many attempts a dead-lettered job had
@@ -32,6 +33,7 @@ type JobMessage struct {
 // encoded once; For then only adds what differs per hook.
 type JobMessages struct {
 	id     string // the change key
+	object string // its ObjectKey; "": no Jobhooks-Object header
 	header nats.Header
 	filter bool // header is the change's own: For copies its attribute headers only
 	data   []byte
@@ -48,7 +50,7 @@ func NewJobMessages(ce *ChangeEvent, context map[string]any) (*JobMessages, erro
 	if err != nil {
 		return nil, err
 	}
-	return newJobMessages(ce.Key(), header, data, context)
+	return newJobMessages(ce.Key(), ObjectKey(ce.Change.ContentType, ce.Change.ObjectID), header, data, context)
 }
 
 // NewJobMessagesFrom prepares the job messages of change ce, decoded from a
@@ -64,14 +66,14 @@ func NewJobMessagesFrom(ce *ChangeEvent, header nats.Header, context map[string]
 	if !arrivedBinary(header) {
 		return NewJobMessages(ce, context)
 	}
-	return newBinaryJobMessages(ce.Key(), header, ce.Event.Data(), context)
+	return newBinaryJobMessages(ce.Key(), ObjectKey(ce.Change.ContentType, ce.Change.ObjectID), header, ce.Event.Data(), context)
 }
 
 // newBinaryJobMessages prepares the job messages of a binary-mode change
 // with key, header and data as it arrived: each gets its ce- headers and
 // content-type, names and values as they are.
-func newBinaryJobMessages(key string, header nats.Header, data []byte, context map[string]any) (*JobMessages, error) {
-	j, err := newJobMessages(key, header, data, context)
+func newBinaryJobMessages(key, object string, header nats.Header, data []byte, context map[string]any) (*JobMessages, error) {
+	j, err := newJobMessages(key, object, header, data, context)
 	if err != nil {
 		return nil, err
 	}
@@ -79,16 +81,17 @@ func newBinaryJobMessages(key string, header nats.Header, data []byte, context m
 	return j, nil
 }
 
-// newJobMessages prepares the job messages of the change with key, whose
-// attributes are header and data its change data.
-func newJobMessages(key string, header nats.Header, data []byte, context map[string]any) (*JobMessages, error) {
+// newJobMessages prepares the job messages of the change with key, about
+// object (its ObjectKey), whose attributes are header and data its change
+// data.
+func newJobMessages(key, object string, header nats.Header, data []byte, context map[string]any) (*JobMessages, error) {
 	if len(context) > 0 {
 		var err error
 		if data, err = withContext(data, context); err != nil {
 			return nil, err
 		}
 	}
-	return &JobMessages{id: key, header: header, data: data}, nil
+	return &JobMessages{id: key, object: object, header: header, data: data}, nil
 }
 
 // isAttributeHeader: a ce- header or content-type, in any case.
@@ -124,22 +127,26 @@ func hasPrefixFold(s, prefix string) bool {
 // For returns the message for hook on job, on jobs.<job>, with
 // Jobhooks-Hook, Jobhooks-Job and Nats-Msg-Id = <change key>.<hook> (see
 // ChangeKey), so a router that routes a change twice stores it once and two
-// changes never share one.
+// changes never share one; and Jobhooks-Object (ObjectKey) when the change
+// has one, so a receiver orders its jobs without reading the body.
 func (j *JobMessages) For(hook, job string) (*nats.Msg, error) {
 	subject, err := JobSubject(job)
 	if err != nil {
 		return nil, err
 	}
-	header := make(nats.Header, len(j.header)+3)
+	header := make(nats.Header, len(j.header)+4)
 	for k, v := range j.header {
 		if !j.filter || isAttributeHeader(k) {
 			header[k] = v // values are never modified: sharing them is safe
 		}
 	}
-	values := [...]string{hook, job, j.id + "." + hook} // one allocation for the three
+	values := [...]string{hook, job, j.id + "." + hook, j.object} // one allocation for the four
 	header[HeaderHook] = values[0:1:1]
 	header[HeaderJob] = values[1:2:2]
 	header[nats.MsgIdHdr] = values[2:3:3]
+	if j.object != "" {
+		header[HeaderObject] = values[3:4:4]
+	}
 	return &nats.Msg{Subject: subject, Header: header, Data: j.data}, nil
 }
 
@@ -206,4 +213,16 @@ func DecodeJobMessage(subject string, header nats.Header, data []byte) (*JobMess
 		return nil, err
 	}
 	return m, nil
+}
+
+// ObjectKey names the object a change is about, for the Jobhooks-Object
+// header: "<content_type> <object_id>" (a content type has no space). It
+// is "" for a change without an object id, and for an id a header value
+// cannot hold as it is (a control character): such a job message has no
+// Jobhooks-Object header, and a receiver reads the object from its body.
+func ObjectKey(contentType, objectID string) string {
+	if objectID == "" || strings.ContainsFunc(objectID, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return ""
+	}
+	return contentType + " " + objectID
 }

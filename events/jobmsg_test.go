@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
@@ -154,7 +155,8 @@ func TestJobMessagesFromKeepTheHeadersAsTheyArrived(t *testing.T) {
 
 	want := nats.Header{
 		events.HeaderHook: {"serial-check"}, events.HeaderJob: {"serial-validator"},
-		nats.MsgIdHdr: {events.ChangeKey("nautobot://prod", "chg-1") + ".serial-check"},
+		nats.MsgIdHdr:       {events.ChangeKey("nautobot://prod", "chg-1") + ".serial-check"},
+		events.HeaderObject: {"dcim.device " + updateChange().ObjectID},
 	}
 	for _, k := range []string{"ce-specversion", "Ce-Id", "ce-source", "ce-type", "ce-subject", "ce-note", "content-type"} {
 		want[k] = header[k]
@@ -238,4 +240,37 @@ func TestHeaderSize(t *testing.T) {
 	// NATS/1.0\r\n a: 1\r\n a: 22\r\n bb: 333\r\n \r\n
 	require.Equal(t, 10+6+7+9+2, events.HeaderSize(h))
 	require.Zero(t, events.HeaderSize(nil))
+}
+
+// TestObjectKey: the Jobhooks-Object header names the change's object,
+// unambiguously (a content type has no space), or is absent when there is
+// no object id or a header cannot carry it.
+func TestObjectKey(t *testing.T) {
+	for _, tc := range []struct {
+		name, contentType, objectID, want string
+	}{
+		{"uuid", "dcim.device", "4f1c2a9e-3b7d", "dcim.device 4f1c2a9e-3b7d"},
+		{"spaces and UTF-8 kept", "dcim.site", "dc 1 café", "dcim.site dc 1 café"},
+		{"no object id", "dcim.device", "", ""},
+		{"line break", "dcim.device", "a\r\nNats-Msg-Id: forged", ""},
+		{"tab", "dcim.device", "a\tb", ""},
+		{"DEL", "dcim.device", "a\x7f", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, events.ObjectKey(tc.contentType, tc.objectID))
+		})
+	}
+	// In a job message.
+	ch := updateChange()
+	ch.ObjectID = "a\nb"
+	msg, err := events.NewJobMsg(&events.ChangeEvent{Event: *mustEvent(t, ch), Change: *ch}, "h", "j", nil)
+	require.NoError(t, err)
+	require.NotContains(t, msg.Header, events.HeaderObject)
+}
+
+func mustEvent(t *testing.T, ch *events.Change) *event.Event {
+	t.Helper()
+	ev, err := events.NewEvent(ch, events.EventOptions{ID: "chg-1", Source: "test://"})
+	require.NoError(t, err)
+	return ev
 }

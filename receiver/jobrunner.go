@@ -485,7 +485,7 @@ func (j *jobRunner) dispatch(p *puller, msg jetstream.Msg) {
 	if d.err == nil {
 		d.fresh = p.since.fresh(msg, d.meta)
 	}
-	d.key = orderKey(msg)
+	d.key = orderKey(msg.Headers(), msg.Data())
 	if d.key == "" {
 		d.key = fmt.Sprintf("unordered\x00%p", d) // no object to keep in order, or not decodable
 	}

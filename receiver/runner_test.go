@@ -388,9 +388,33 @@ func TestRegistrationKeepsTheOperatorsEnabledFlag(t *testing.T) {
 	}
 }
 
+// TestSameObjectInOrderOthersInParallel: the object comes from the
+// Jobhooks-Object header the router adds, or from the change data of a job
+// message without one.
 func TestSameObjectInOrderOthersInParallel(t *testing.T) {
 	t.Parallel()
+	for _, header := range []bool{true, false} {
+		t.Run(fmt.Sprintf("header=%v", header), func(t *testing.T) {
+			t.Parallel()
+			testSameObjectInOrder(t, header)
+		})
+	}
+}
+
+func testSameObjectInOrder(t *testing.T, header bool) {
 	e := newEnv(t)
+	publish := func(changeID string, ch *events.Change) {
+		ev, err := events.NewEvent(ch, events.EventOptions{ID: changeID, Source: "test://nautobot"})
+		require.NoError(t, err)
+		msg, err := events.NewJobMsg(&events.ChangeEvent{Event: *ev, Change: *ch}, "h", "ordered", nil)
+		require.NoError(t, err)
+		require.Equal(t, "dcim.device "+ch.ObjectID, msg.Header.Get(events.HeaderObject))
+		if !header {
+			msg.Header.Del(events.HeaderObject)
+		}
+		_, err = e.JS.PublishMsg(t.Context(), msg)
+		require.NoError(t, err)
+	}
 	var (
 		aStarted, bStarted = make(chan struct{}), make(chan struct{})
 		mu                 sync.Mutex
@@ -427,12 +451,11 @@ func TestSameObjectInOrderOthersInParallel(t *testing.T) {
 		})
 	e.start(reg, testOptions(t))
 
-	e.publishJob("h", "ordered", "a-1", change(events.ActionUpdate, "A", device("A", "0"), device("A", "1")), nil)
-	e.publishJob("h", "ordered", "b-1", change(events.ActionUpdate, "B", device("B", "0"), device("B", "1")), nil)
+	publish("a-1", change(events.ActionUpdate, "A", device("A", "0"), device("A", "1")))
+	publish("b-1", change(events.ActionUpdate, "B", device("B", "0"), device("B", "1")))
 	const n = 20
 	for i := 2; i <= n; i++ {
-		e.publishJob("h", "ordered", fmt.Sprintf("a-%d", i),
-			change(events.ActionUpdate, "A", device("A", fmt.Sprint(i-1)), device("A", fmt.Sprint(i))), nil)
+		publish(fmt.Sprintf("a-%d", i), change(events.ActionUpdate, "A", device("A", fmt.Sprint(i-1)), device("A", fmt.Sprint(i))))
 	}
 	for i := 1; i <= n; i++ {
 		assert.Equal(t, receiver.StatusCompleted, e.waitResult("h", fmt.Sprintf("a-%d", i)).Status)
