@@ -110,13 +110,20 @@ func encodeResult(r *Result, limit int) ([]byte, []LogEntry, error) {
 	for i, e := range r.Logs {
 		logs[i] = capEntry(e)
 	}
-	if len(logs) <= maxLogEntries { // most records fit whole: one encoding
-		rec.Logs = logs
+	encode := func(kept []LogEntry) ([]byte, error) {
+		rec.Logs = kept
 		data, err := json.Marshal(&rec)
 		if err != nil {
-			return nil, nil, fmt.Errorf("encode job result %s: %w", r.Key(), err)
+			return nil, fmt.Errorf("encode job result %s: %w", r.Key(), err)
 		}
-		if len(data) <= limit {
+		return data, nil
+	}
+	if len(logs) <= maxLogEntries { // most records fit whole: one encoding
+		data, err := encode(logs)
+		switch {
+		case err != nil:
+			return nil, nil, err
+		case len(data) <= limit:
 			return data, logs, nil
 		}
 	}
@@ -130,10 +137,9 @@ func encodeResult(r *Result, limit int) ([]byte, []LogEntry, error) {
 		sizes[i] = len(b) + 1 // and a comma
 		total += sizes[i]
 	}
-	rec.Logs = []LogEntry{}
-	empty, err := json.Marshal(&rec)
+	empty, err := encode([]LogEntry{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("encode job result %s: %w", r.Key(), err)
+		return nil, nil, err
 	}
 	const markerSize = 256 // a marker, encoded, is shorter
 	// Cut the oldest entries until the rest, and a marker, fit.
@@ -155,10 +161,9 @@ func encodeResult(r *Result, limit int) ([]byte, []LogEntry, error) {
 		if start > 0 {
 			kept = append([]LogEntry{droppedMarker(logs[start-1], dropped)}, kept...)
 		}
-		rec.Logs = kept
-		data, err := json.Marshal(&rec)
+		data, err := encode(kept)
 		if err != nil {
-			return nil, nil, fmt.Errorf("encode job result %s: %w", r.Key(), err)
+			return nil, nil, err
 		}
 		if len(data) <= limit {
 			return data, kept, nil

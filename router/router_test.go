@@ -72,10 +72,16 @@ func (e *env) publish(id string, ch *events.Change, opts ...func(*events.EventOp
 // startRouter runs a router until the test ends and waits until it is ready.
 func (e *env) startRouter(opts router.Options) *router.Router {
 	e.t.Helper()
+	return e.startRouterOn(e.srv.JS, opts)
+}
+
+// startRouterOn is startRouter with a router publishing through js.
+func (e *env) startRouterOn(js jetstream.JetStream, opts router.Options) *router.Router {
+	e.t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	r := router.New(e.srv.JS, opts)
+	r := router.New(js, opts)
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
@@ -888,15 +894,8 @@ func TestOrderHoldsWhenAPublishFailsAtOnce(t *testing.T) {
 		return events.ChangeKey("test://router", fmt.Sprintf("u%03d", i)) + ".device-audit"
 	}
 	js := &stallJS{JetStream: e.srv.JS, stall: msgID(10), next: msgID(11), tries: 200}
-	r := router.New(js, router.Options{MaxPending: 16, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
+	r := e.startRouterOn(js, router.Options{MaxPending: 16, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(e.log, nil))})
-	ctx, cancel := context.WithCancel(e.ctx)
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
 	e.waitRouted(r, n)
 	for i, m := range e.jobMessages("audit", n) {
 		require.Equal(t, fmt.Sprintf("u%03d", i), m.ID())
@@ -1275,14 +1274,7 @@ func TestJobMessagesInFlightAreBounded(t *testing.T) {
 	}
 	<-e.pub.PublishAsyncComplete()
 	js := &pendingJS{JetStream: e.srv.JS}
-	r := router.New(js, router.Options{MaxPendingMessages: bound, Logger: slog.New(slog.NewTextHandler(e.log, nil))})
-	ctx, cancel := context.WithCancel(e.ctx)
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	r := e.startRouterOn(js, router.Options{MaxPendingMessages: bound, Logger: slog.New(slog.NewTextHandler(e.log, nil))})
 	e.waitRouted(r, n)
 	for i := range hooks {
 		require.Len(t, e.jobMessages(fmt.Sprintf("audit-%d", i), n), n)
