@@ -185,11 +185,11 @@ func DecodeJobMessage(subject string, header nats.Header, data []byte) (*JobMess
 	}
 	ev, _, err := headEvent(header, data)
 	if err != nil {
-		// The reason as the binding gives it, as for a change (DecodeHead).
-		if _, why := DecodeEvent(header, data); why != nil {
-			err = why
+		// The binding decides, as for a change (DecodeHead): its reason, or
+		// its event should it accept what directEvent refused.
+		if ev, err = DecodeEvent(header, data); err != nil {
+			return nil, err
 		}
-		return nil, err
 	}
 	if h := HeaderValue(header, HeaderJob); h != "" && h != job {
 		return nil, fmt.Errorf("%w: header %s %q does not match subject %q", ErrInvalidChange, HeaderJob, h, subject)

@@ -60,6 +60,7 @@ func (j *jobRunner) attempt(d *delivery, endRun func()) {
 	// or is recorded (its result key is that job's).
 	hook, hookErr := j.hook(ctx, jm.Hook)
 	if hook != nil && hook.Job != j.name {
+		endRun()
 		j.refuse(d, fmt.Sprintf("refused: hook %q belongs to job %q, not %q", jm.Hook, hook.Job, j.name))
 		return
 	}
@@ -76,6 +77,7 @@ func (j *jobRunner) attempt(d *delivery, endRun func()) {
 			rec, err = j.results.load(ctx, key)
 			return err
 		}); err != nil {
+			endRun()
 			j.retryLater(d, "cannot read the job's result record", err)
 			return
 		}
@@ -89,6 +91,7 @@ func (j *jobRunner) attempt(d *delivery, endRun func()) {
 	n := d.attempts()
 	if prev := rec.prev; prev != nil && prev.Created.Equal(created) {
 		if prev.Status.Final() {
+			endRun()
 			j.settleAgain(d, prev)
 			return
 		}

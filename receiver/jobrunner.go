@@ -58,9 +58,9 @@ type jobRunner struct {
 	// its own; dispatch starts a new worker only when none is idle. Kept
 	// workers keep their grown stacks: a new goroutine per object spent
 	// much of a quick job's time growing its stack, decoding the change.
-	idle chan string
-	ended   chan *puller  // a puller that stopped on its own (consumer gone)
-	stop    chan struct{} // closed when the runner's context ends
+	idle  chan string
+	ended chan *puller  // a puller that stopped on its own (consumer gone)
+	stop  chan struct{} // closed when the runner's context ends
 
 	// fetchCtx ends fetches in flight when the runner stops.
 	fetchCtx    context.Context
@@ -93,7 +93,6 @@ func (d *delivery) attempts() int {
 	}
 	return int(d.meta.NumDelivered)
 }
-
 
 func newJobRunner(c jobRunnerConfig) *jobRunner {
 	return &jobRunner{
@@ -512,8 +511,9 @@ func (d *delivery) decode() {
 }
 
 // work runs the messages of one object, in order, then those of the next
-// object dispatch hands it, until the runner stops. There are at most as
-// many workers as messages held, since each runs an object with one.
+// object dispatch hands it, until the runner stops. Workers are not
+// retired: there are as many as the most objects that had messages at
+// once (about Prefetch at most), kept for the next.
 func (j *jobRunner) work(key string) {
 	defer j.workers.Done()
 	for {

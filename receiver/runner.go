@@ -92,7 +92,7 @@ func (o Options) withDefaults(reg *Registry) Options {
 	if o.Concurrency == 0 {
 		o.Concurrency = DefaultConcurrency
 	}
-	if o.Prefetch == 0 {
+	if o.Prefetch == 0 && o.Concurrency > 0 { // an invalid concurrency is reported alone
 		o.Prefetch = DefaultPrefetchPerSlot * o.Concurrency
 	}
 	o.Consumer = o.Consumer.WithDefaults()
@@ -132,7 +132,7 @@ func (o Options) validate(reg *Registry) error {
 	if o.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("concurrency must be at least 1, got %d", o.Concurrency))
 	}
-	if o.Prefetch < o.Concurrency {
+	if o.Concurrency >= 1 && o.Prefetch < o.Concurrency {
 		errs = append(errs, fmt.Errorf("prefetch must be at least the concurrency (%d), got %d", o.Concurrency, o.Prefetch))
 	}
 	if o.Timeout < 0 {
@@ -290,7 +290,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	readyWG.Wait()
 	if ctx.Err() == nil {
 		close(r.ready)
-		logger.Info("receiver ready", "jobs", opts.Jobs, "concurrency", opts.Concurrency)
+		logger.Info("receiver ready", "jobs", opts.Jobs, "concurrency", opts.Concurrency, "prefetch", opts.Prefetch)
+	if opts.Prefetch > opts.Consumer.MaxAckPending {
+		logger.Warn("prefetch is above the consumer's max ack pending: a job's receivers together never hold more than that",
+			"prefetch", opts.Prefetch, "max_ack_pending", opts.Consumer.MaxAckPending)
+	}
 	}
 	wg.Wait()
 	return runErr // every writer has returned

@@ -21,6 +21,7 @@ type pendingChange struct {
 	futures []jetstream.PubAckFuture // per message; nil while not sent, or to be sent again
 	period  uint64                   // the keep-alive period it was queued in
 	dead    bool                     // jobs[0] is its dead letter
+	counted int                      // its messages in acker.sentJobs, once sent
 	seq     uint64                   // its CHANGES sequence, when dead (0: unknown)
 }
 
@@ -142,7 +143,7 @@ func (a *acker) push(p pendingChange) {
 // sent is done.
 func (a *acker) pop() {
 	slot := &a.q[a.head]
-	a.sentJobs -= len(slot.jobs)
+	a.sentJobs -= slot.counted // what it counted when sent, though a dead letter may have replaced its jobs since
 	clear(slot.futures)
 	*slot = pendingChange{futures: slot.futures[:0]}
 	a.head = (a.head + 1) % len(a.q)
@@ -179,7 +180,8 @@ func (a *acker) send() {
 	for a.canSend() {
 		p := &a.q[(a.head+a.sent)%len(a.q)]
 		a.sent++
-		a.sentJobs += len(p.jobs)
+		p.counted = len(p.jobs)
+		a.sentJobs += p.counted
 		for i, job := range p.jobs {
 			f, err := a.r.js.PublishMsgAsync(job)
 			if err != nil {
