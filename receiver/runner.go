@@ -291,10 +291,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	if ctx.Err() == nil {
 		close(r.ready)
 		logger.Info("receiver ready", "jobs", opts.Jobs, "concurrency", opts.Concurrency, "prefetch", opts.Prefetch)
-	if opts.Prefetch > opts.Consumer.MaxAckPending {
-		logger.Warn("prefetch is above the consumer's max ack pending: a job's receivers together never hold more than that",
-			"prefetch", opts.Prefetch, "max_ack_pending", opts.Consumer.MaxAckPending)
-	}
+		if opts.Prefetch > opts.Consumer.MaxAckPending {
+			logger.Warn("prefetch is above the consumer's max ack pending: a job's receivers together never hold more than that",
+				"prefetch", opts.Prefetch, "max_ack_pending", opts.Consumer.MaxAckPending)
+		}
 	}
 	wg.Wait()
 	return runErr // every writer has returned
