@@ -25,6 +25,9 @@ const (
 	EnvTLSCert  = "NATS_CERT"
 	EnvTLSKey   = "NATS_KEY"
 	EnvTLSCA    = "NATS_CA"
+	// EnvInboxPrefix is jobhooks' own: the nats CLI takes --inbox-prefix
+	// only as a flag or in a context.
+	EnvInboxPrefix = "NATS_INBOX_PREFIX"
 )
 
 // Reconnect pacing. nats.go's defaults (2s, 100ms jitter) make every client
@@ -53,6 +56,12 @@ type ConnOptions struct {
 	// TLSCert and TLSKey are a client certificate and its key (mutual TLS);
 	// TLSCA verifies the server. TLSCA alone is allowed.
 	TLSCert, TLSKey, TLSCA string
+	// InboxPrefix replaces "_INBOX" as the prefix of the reply subjects the
+	// client subscribes to (request replies, JetStream API responses,
+	// publish acks, KV watches), so that a server can give each user its own
+	// inboxes (subscribe "_INBOX_router.>") instead of everyone's
+	// ("_INBOX.>", where one user reads another's replies).
+	InboxPrefix string
 	// Name is the client connection name shown in
 	// `nats server report connections`.
 	Name string
@@ -74,6 +83,8 @@ func ConnOptionsFromEnv(getenv func(string) string) ConnOptions {
 		TLSCert:   getenv(EnvTLSCert),
 		TLSKey:    getenv(EnvTLSKey),
 		TLSCA:     getenv(EnvTLSCA),
+
+		InboxPrefix: getenv(EnvInboxPrefix),
 	}
 }
 
@@ -104,6 +115,7 @@ func (o *ConnOptions) RegisterFlagsWithEnv(fs *flag.FlagSet, getenv func(string)
 	pick(&o.TLSCert, env.TLSCert)
 	pick(&o.TLSKey, env.TLSKey)
 	pick(&o.TLSCA, env.TLSCA)
+	pick(&o.InboxPrefix, env.InboxPrefix)
 
 	fs.Var((*urlList)(&o.URLs), "nats-url", "NATS server URL(s), comma-separated (env "+EnvURL+"; none: "+nats.DefaultURL+")")
 	fs.StringVar(&o.CredsFile, "creds", o.CredsFile, "user credentials (JWT + seed) file (env "+EnvCreds+")")
@@ -113,6 +125,7 @@ func (o *ConnOptions) RegisterFlagsWithEnv(fs *flag.FlagSet, getenv func(string)
 	fs.StringVar(&o.TLSCert, "tls-cert", o.TLSCert, "client certificate file for mutual TLS (env "+EnvTLSCert+")")
 	fs.StringVar(&o.TLSKey, "tls-key", o.TLSKey, "client private key file for mutual TLS (env "+EnvTLSKey+")")
 	fs.StringVar(&o.TLSCA, "tls-ca", o.TLSCA, "CA file to verify the server (env "+EnvTLSCA+")")
+	fs.StringVar(&o.InboxPrefix, "inbox-prefix", o.InboxPrefix, "prefix of the client's reply subjects instead of _INBOX, e.g. _INBOX_router for a server that gives each user its own inboxes (env "+EnvInboxPrefix+")")
 }
 
 // Validate reports options that cannot work together, in the flags' terms.
@@ -144,6 +157,9 @@ func (o ConnOptions) Validate() error {
 	if o.TLSKey != "" && o.TLSCert == "" {
 		fail("--tls-key needs --tls-cert")
 	}
+	if p := o.InboxPrefix; p != "" && (strings.ContainsAny(p, "*> \t") || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") || strings.Contains(p, "..")) {
+		fail("--inbox-prefix %q: want subject tokens without wildcards, e.g. _INBOX_router", p)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrConnOptions, err)
 	}
@@ -167,6 +183,9 @@ func (o ConnOptions) NatsOptions(logger *slog.Logger) ([]nats.Option, error) {
 	}
 	if o.Name != "" {
 		opts = append(opts, nats.Name(o.Name))
+	}
+	if o.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(o.InboxPrefix))
 	}
 	switch {
 	case o.CredsFile != "":

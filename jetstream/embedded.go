@@ -26,12 +26,20 @@ const (
 
 // EmbeddedOptions configures an in-process JetStream server.
 type EmbeddedOptions struct {
+	// ConfigFile is a nats-server configuration file (accounts, users and
+	// their permissions, TLS, limits). Listen and StoreDir, when set, win
+	// over the file's listen address and store_dir; JetStream is enabled
+	// whatever the file says.
+	ConfigFile string
 	// Listen is the host:port clients connect to. Port 0 picks a free port
-	// (tests); an empty Listen accepts in-process connections only.
+	// (tests). Empty: the ConfigFile's address (DefaultListen if it has
+	// none), or, without a ConfigFile, in-process connections only.
 	Listen string
-	// StoreDir is where JetStream keeps its files. Required. The server
-	// holds a lock on it (LockFileName) while it runs: a second embedded
-	// server on the same directory fails with ErrStoreDirInUse.
+	// StoreDir is where JetStream keeps its files: required without a
+	// ConfigFile; with one, empty means its store_dir, or DefaultDataDir if
+	// it has none. The server holds a lock on it (LockFileName)
+	// while it runs: a second embedded server on the same directory fails
+	// with ErrStoreDirInUse.
 	StoreDir string
 	// ServerName names the server in logs and monitoring; default "jobhooks".
 	ServerName string
@@ -45,6 +53,10 @@ type EmbeddedOptions struct {
 // ErrEmbeddedStart is returned when the embedded server cannot start.
 var ErrEmbeddedStart = errors.New("embedded NATS server did not start")
 
+// ErrServerConfig is returned, wrapped in ErrEmbeddedStart, when the
+// ConfigFile cannot be read or is not a valid nats-server configuration.
+var ErrServerConfig = errors.New("invalid nats-server configuration")
+
 // ErrStoreDirInUse is returned, wrapped in ErrEmbeddedStart, when another
 // embedded server, in this process or another, runs on the store directory.
 var ErrStoreDirInUse = errors.New("store directory in use")
@@ -56,42 +68,25 @@ const LockFileName = "jobhooks.lock"
 
 // EmbeddedServer is a running in-process JetStream server.
 type EmbeddedServer struct {
-	srv  *server.Server
-	lock *storeLock
+	srv      *server.Server
+	lock     *storeLock
+	storeDir string
 }
 
 // StartEmbedded starts a JetStream server in this process and waits until
 // it accepts connections.
 func StartEmbedded(opts EmbeddedOptions) (*EmbeddedServer, error) {
-	if opts.StoreDir == "" {
-		return nil, fmt.Errorf("%w: a store directory is required", ErrEmbeddedStart)
+	sopts, err := serverOptions(opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrEmbeddedStart, err)
 	}
-	sopts := &server.Options{
-		ServerName: opts.ServerName,
-		JetStream:  true,
-		StoreDir:   opts.StoreDir,
-		NoSigs:     true,
-	}
-	if sopts.ServerName == "" {
-		sopts.ServerName = "jobhooks"
-	}
-	if opts.Listen == "" {
-		sopts.DontListen = true
-	} else {
-		host, portText, err := net.SplitHostPort(opts.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("%w: listen address %q: %w", ErrEmbeddedStart, opts.Listen, err)
+	if opts.Logger != nil && !sopts.DontListen {
+		if warning := exposure(sopts); warning != "" {
+			opts.Logger.Warn(warning, "host", sopts.Host, "port", sopts.Port)
 		}
-		port, err := strconv.Atoi(portText)
-		if err != nil {
-			return nil, fmt.Errorf("%w: listen port %q: %w", ErrEmbeddedStart, portText, err)
-		}
-		if port == 0 {
-			port = server.RANDOM_PORT
-		}
-		sopts.Host, sopts.Port = host, port
 	}
-	lock, err := lockStoreDir(opts.StoreDir)
+	listen := net.JoinHostPort(sopts.Host, strconv.Itoa(sopts.Port))
+	lock, err := lockStoreDir(sopts.StoreDir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrEmbeddedStart, err)
 	}
@@ -102,7 +97,7 @@ func StartEmbedded(opts EmbeddedOptions) (*EmbeddedServer, error) {
 		}
 	}()
 	if !sopts.DontListen && sopts.Port != server.RANDOM_PORT {
-		if err := checkFree(opts.Listen); err != nil {
+		if err := checkFree(listen); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrEmbeddedStart, err)
 		}
 	}
@@ -121,12 +116,99 @@ func StartEmbedded(opts EmbeddedOptions) (*EmbeddedServer, error) {
 	if !srv.ReadyForConnections(timeout) {
 		srv.Shutdown()
 		srv.WaitForShutdown()
-		return nil, fmt.Errorf("%w: not ready after %s (is %s already in use?)", ErrEmbeddedStart, timeout, opts.Listen)
+		return nil, fmt.Errorf("%w: not ready after %s (is %s already in use?)", ErrEmbeddedStart, timeout, listen)
 	}
-	e := &EmbeddedServer{srv: srv, lock: lock}
+	e := &EmbeddedServer{srv: srv, lock: lock, storeDir: sopts.StoreDir}
 	lock.record(e.ClientURL())
 	started = true
 	return e, nil
+}
+
+// serverOptions builds the server's options from opts and its ConfigFile.
+func serverOptions(opts EmbeddedOptions) (*server.Options, error) {
+	sopts := &server.Options{}
+	if opts.ConfigFile != "" {
+		var err error
+		if sopts, err = server.ProcessConfigFile(opts.ConfigFile); err != nil {
+			// The server's text names the file, the line and the reason;
+			// it never quotes a variable's (a password's) value.
+			return nil, fmt.Errorf("%w: %w", ErrServerConfig, err)
+		}
+	}
+	sopts.JetStream = true
+	sopts.NoSigs = true
+	if opts.StoreDir != "" {
+		sopts.StoreDir = opts.StoreDir
+	}
+	if sopts.StoreDir == "" && opts.ConfigFile != "" {
+		sopts.StoreDir = DefaultDataDir
+	}
+	if sopts.StoreDir == "" {
+		return nil, errors.New("a store directory is required")
+	}
+	if abs, err := filepath.Abs(sopts.StoreDir); err == nil {
+		sopts.StoreDir = abs
+	}
+	if sopts.ServerName == "" {
+		sopts.ServerName = opts.ServerName
+	}
+	if sopts.ServerName == "" {
+		sopts.ServerName = "jobhooks"
+	}
+	listen := opts.Listen
+	if listen == "" && opts.ConfigFile != "" && sopts.Host == "" && sopts.Port == 0 {
+		// nats-server's own default would be every interface.
+		listen = DefaultListen
+	}
+	if listen == "" {
+		if opts.ConfigFile == "" {
+			sopts.DontListen = true
+		}
+		return sopts, nil
+	}
+	host, portText, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %w", listen, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("listen port %q: %w", portText, err)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	sopts.Host, sopts.Port = host, port
+	return sopts, nil
+}
+
+// exposure returns a warning when the server listens beyond loopback and
+// lets any client in: no users, token, nkeys or operator, no client
+// certificate required; "" otherwise.
+func exposure(o *server.Options) string {
+	if isLoopback(o.Host) || authConfigured(o) {
+		return ""
+	}
+	return "the embedded NATS server listens beyond loopback without authentication: any client that reaches it may publish jobs and rewrite hooks; " +
+		"give --server-config a nats-server configuration with users (see examples/nats-server.conf) or listen on 127.0.0.1"
+}
+
+// authConfigured reports whether o makes clients authenticate. Users of
+// accounts are in o.Users and o.Nkeys once the configuration is processed.
+func authConfigured(o *server.Options) bool {
+	return len(o.Users) > 0 || len(o.Nkeys) > 0 || o.Username != "" || o.Authorization != "" ||
+		len(o.TrustedOperators) > 0 || len(o.TrustedKeys) > 0 || o.TLSVerify ||
+		o.CustomClientAuthentication != nil || (o.AuthCallout != nil && o.AuthCallout.Issuer != "")
+}
+
+// isLoopback reports whether host only accepts connections from this
+// machine. "" and 0.0.0.0 are every interface; names other than localhost
+// are not resolved, and count as exposed.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Server returns the underlying nats-server.
@@ -141,6 +223,9 @@ func (e *EmbeddedServer) ClientURL() string {
 	return e.srv.ClientURL()
 }
 
+// StoreDir returns the absolute directory JetStream stores its files in.
+func (e *EmbeddedServer) StoreDir() string { return e.storeDir }
+
 // Connect opens an in-process connection to the server: no TCP, no port.
 func (e *EmbeddedServer) Connect(opts ...nats.Option) (*nats.Conn, error) {
 	nc, err := nats.Connect("", append([]nats.Option{nats.InProcessServer(e.srv)}, opts...)...)
@@ -148,6 +233,21 @@ func (e *EmbeddedServer) Connect(opts ...nats.Option) (*nats.Conn, error) {
 		return nil, fmt.Errorf("connect to embedded NATS server: %w", err)
 	}
 	return nc, nil
+}
+
+// ConnectWith opens an in-process connection that authenticates with o's
+// credentials (user and password, token, nkey or creds), as a server whose
+// ConfigFile has users requires. o's URLs and TLS files are ignored: an
+// in-process connection leaves no machine, and the server does not ask it
+// for TLS.
+func (e *EmbeddedServer) ConnectWith(o ConnOptions, logger *slog.Logger) (*nats.Conn, error) {
+	o.URLs = nil
+	o.TLSCert, o.TLSKey, o.TLSCA = "", "", ""
+	opts, err := o.NatsOptions(logger)
+	if err != nil {
+		return nil, err
+	}
+	return e.Connect(opts...)
 }
 
 // Shutdown stops the server and waits until it has stopped, or ctx ends.

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -37,6 +36,7 @@ func Router(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	provision.RegisterFlags(fs)
 	listen := fs.String("listen", jhjs.DefaultListen, "embedded server: address to listen on (used when no NATS URL is given)")
 	dataDir := fs.String("data-dir", jhjs.DefaultDataDir, "embedded server: JetStream store directory")
+	serverConfig := fs.String("server-config", "", "embedded server: a nats-server configuration file (users and permissions, accounts, TLS; see examples/nats-server.conf); --listen and --data-dir, when given, win over its values, and the router connects with --user/--password, --nkey or --creds")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	var httpf httpFlags
 	httpf.register(fs)
@@ -62,20 +62,39 @@ func Router(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	ingestOpts.Logger = log
-	if err := runRouter(ctx, log, conn, provision, *listen, *dataDir, httpf.addr, ingestOpts); err != nil {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	embedded := embeddedOptions(*serverConfig, *listen, set["listen"], *dataDir, set["data-dir"])
+	if err := runRouter(ctx, log, conn, provision, embedded, httpf.addr, ingestOpts); err != nil {
 		log.Error("router stopped", "error", err)
 		return ExitError
 	}
 	return ExitOK
 }
 
-func runRouter(ctx context.Context, log *slog.Logger, conn jhjs.ConnOptions, provision jhjs.Config, listen, dataDir, httpAddr string, ingestOpts ingest.Options) error {
+// embeddedOptions combines --server-config with --listen and --data-dir:
+// the file's listen address and store_dir win unless the flag was given
+// (set); without a file, the flags' values (defaults included) apply.
+func embeddedOptions(configFile, listen string, listenSet bool, dataDir string, dataDirSet bool) jhjs.EmbeddedOptions {
+	o := jhjs.EmbeddedOptions{ConfigFile: configFile, Listen: listen, StoreDir: dataDir}
+	if configFile != "" {
+		if !listenSet {
+			o.Listen = ""
+		}
+		if !dataDirSet {
+			o.StoreDir = ""
+		}
+	}
+	return o
+}
+
+func runRouter(ctx context.Context, log *slog.Logger, conn jhjs.ConnOptions, provision jhjs.Config, embedded jhjs.EmbeddedOptions, httpAddr string, ingestOpts ingest.Options) error {
 	if err := provision.Validate(); err != nil {
 		return err
 	}
 	var nc *nats.Conn
 	if len(conn.URLs) == 0 {
-		srv, err := startEmbedded(log, listen, dataDir)
+		srv, err := startEmbedded(log, embedded)
 		if err != nil {
 			return err
 		}
@@ -86,7 +105,8 @@ func runRouter(ctx context.Context, log *slog.Logger, conn jhjs.ConnOptions, pro
 				log.Warn("embedded server shutdown", "error", err)
 			}
 		}()
-		if nc, err = srv.Connect(nats.Name("jobhooks router")); err != nil {
+		conn.Name = "jobhooks router"
+		if nc, err = srv.ConnectWith(conn, log); err != nil {
 			return err
 		}
 	} else {
@@ -143,25 +163,22 @@ func routerReady(nc *nats.Conn, r *router.Router) error {
 
 // startEmbedded starts the default-run server and tells a newcomer what it
 // is and what to try next.
-func startEmbedded(log *slog.Logger, listen, dataDir string) (*jhjs.EmbeddedServer, error) {
-	abs, err := filepath.Abs(dataDir)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(abs, 0o750); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	srv, err := jhjs.StartEmbedded(jhjs.EmbeddedOptions{Listen: listen, StoreDir: abs, Logger: log})
+func startEmbedded(log *slog.Logger, opts jhjs.EmbeddedOptions) (*jhjs.EmbeddedServer, error) {
+	opts.Logger = log
+	srv, err := jhjs.StartEmbedded(opts)
 	if errors.Is(err, jhjs.ErrStoreDirInUse) {
 		return nil, fmt.Errorf("%w (stop it, give --data-dir another directory, or --nats-url to use the running server)", err)
+	}
+	if errors.Is(err, jhjs.ErrServerConfig) {
+		return nil, fmt.Errorf("--server-config: %w", err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (give --listen another address, or --nats-url to use a running server)", err)
 	}
 	url := srv.ClientURL()
-	log.Info("no NATS URL given (--nats-url or NATS_URL): started an embedded JetStream server", "url", url, "data_dir", abs)
+	log.Info("no NATS URL given (--nats-url or NATS_URL): started an embedded JetStream server", "url", url, "data_dir", srv.StoreDir())
 	flag := ""
-	if listen != jhjs.DefaultListen {
+	if opts.Listen != jhjs.DefaultListen {
 		flag = " --nats-url " + url
 	}
 	for _, cmd := range []string{
