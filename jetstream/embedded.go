@@ -130,9 +130,9 @@ func serverOptions(opts EmbeddedOptions) (*server.Options, error) {
 	if opts.ConfigFile != "" {
 		var err error
 		if sopts, err = server.ProcessConfigFile(opts.ConfigFile); err != nil {
-			// The server's text names the file, the line and the reason;
-			// it never quotes a variable's (a password's) value.
-			return nil, fmt.Errorf("%w: %w", ErrServerConfig, err)
+			// The server's text gives the line and the reason; it never
+			// quotes a variable's (a password's) value.
+			return nil, fmt.Errorf("%w: %s: %w", ErrServerConfig, opts.ConfigFile, err)
 		}
 	}
 	sopts.JetStream = true
