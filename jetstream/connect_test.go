@@ -367,3 +367,42 @@ func attr(r slog.Record, key string) string {
 	})
 	return v
 }
+
+func TestConnOptionsInboxPrefix(t *testing.T) {
+	o := jhjs.ConnOptionsFromEnv(envMap{jhjs.EnvInboxPrefix: "_INBOX_env"}.get)
+	require.Equal(t, "_INBOX_env", o.InboxPrefix)
+
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	var flagged jhjs.ConnOptions
+	flagged.RegisterFlagsWithEnv(fs, envMap{jhjs.EnvInboxPrefix: "_INBOX_env"}.get)
+	require.NoError(t, fs.Parse([]string{"--inbox-prefix", "_INBOX_flag"}))
+	require.Equal(t, "_INBOX_flag", flagged.InboxPrefix, "the flag beats the environment")
+
+	for _, bad := range []string{"_INBOX.>", "_INBOX_*", "_INBOX.", ".x", "a..b", "a b"} {
+		err := jhjs.ConnOptions{InboxPrefix: bad}.Validate()
+		require.ErrorIs(t, err, jhjs.ErrConnOptions, bad)
+		require.ErrorContains(t, err, "--inbox-prefix", bad)
+	}
+	require.NoError(t, jhjs.ConnOptions{InboxPrefix: "_INBOX_router.jobhooks"}.Validate())
+
+	// A server that lets the user subscribe to its own inboxes only: the
+	// prefix is what makes requests work.
+	url := startServer(t, &server.Options{Users: []*server.User{{Username: "u", Password: "p", Permissions: &server.Permissions{
+		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX_u.>", "svc"}},
+		Publish:   &server.SubjectPermission{Allow: []string{"svc"}},
+		Response:  &server.ResponsePermission{MaxMsgs: 1}, // the responder's reply
+	}}}})
+	ctx := testContext(t)
+	nc, err := jhjs.Connect(ctx, jhjs.ConnOptions{URLs: []string{url}, User: "u", Password: "p", InboxPrefix: "_INBOX_u"}, nil)
+	require.NoError(t, err)
+	defer nc.Close()
+	require.True(t, strings.HasPrefix(nc.NewInbox(), "_INBOX_u."))
+	sub, err := nc.Subscribe("svc", func(m *nats.Msg) { _ = m.Respond([]byte("pong")) })
+	require.NoError(t, err)
+	defer func() { _ = sub.Unsubscribe() }()
+	reqCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	reply, err := nc.RequestWithContext(reqCtx, "svc", nil)
+	require.NoError(t, err)
+	require.Equal(t, "pong", string(reply.Data))
+}
