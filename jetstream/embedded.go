@@ -57,6 +57,11 @@ var ErrEmbeddedStart = errors.New("embedded NATS server did not start")
 // ConfigFile cannot be read or is not a valid nats-server configuration.
 var ErrServerConfig = errors.New("invalid nats-server configuration")
 
+// ErrAuthRequired is returned by ConnectWith when the server's ConfigFile
+// requires authentication and the connection options bring none, or the
+// server refused them.
+var ErrAuthRequired = errors.New("the embedded NATS server requires authentication")
+
 // ErrStoreDirInUse is returned, wrapped in ErrEmbeddedStart, when another
 // embedded server, in this process or another, runs on the store directory.
 var ErrStoreDirInUse = errors.New("store directory in use")
@@ -68,9 +73,10 @@ const LockFileName = "jobhooks.lock"
 
 // EmbeddedServer is a running in-process JetStream server.
 type EmbeddedServer struct {
-	srv      *server.Server
-	lock     *storeLock
-	storeDir string
+	srv          *server.Server
+	lock         *storeLock
+	storeDir     string
+	authRequired bool
 }
 
 // StartEmbedded starts a JetStream server in this process and waits until
@@ -118,7 +124,7 @@ func StartEmbedded(opts EmbeddedOptions) (*EmbeddedServer, error) {
 		srv.WaitForShutdown()
 		return nil, fmt.Errorf("%w: not ready after %s (is %s already in use?)", ErrEmbeddedStart, timeout, listen)
 	}
-	e := &EmbeddedServer{srv: srv, lock: lock, storeDir: sopts.StoreDir}
+	e := &EmbeddedServer{srv: srv, lock: lock, storeDir: sopts.StoreDir, authRequired: authConfigured(sopts)}
 	lock.record(e.ClientURL())
 	started = true
 	return e, nil
@@ -132,6 +138,10 @@ func serverOptions(opts EmbeddedOptions) (*server.Options, error) {
 		if sopts, err = server.ProcessConfigFile(opts.ConfigFile); err != nil {
 			// The server's text gives the line and the reason; it never
 			// quotes a variable's (a password's) value.
+			var pathErr *os.PathError
+			if errors.As(err, &pathErr) {
+				return nil, fmt.Errorf("%w: %w", ErrServerConfig, err) // names the file
+			}
 			return nil, fmt.Errorf("%w: %s: %w", ErrServerConfig, opts.ConfigFile, err)
 		}
 	}
@@ -247,7 +257,17 @@ func (e *EmbeddedServer) ConnectWith(o ConnOptions, logger *slog.Logger) (*nats.
 	if err != nil {
 		return nil, err
 	}
-	return e.Connect(opts...)
+	const hint = "give --user and --password, --nkey or --creds of a user of its --server-config"
+	if e.authRequired && o.User == "" && o.NKeyFile == "" && o.CredsFile == "" {
+		// Fail at once: an in-process connection the server refuses only
+		// ends when the server's write deadline does.
+		return nil, fmt.Errorf("%w: %s", ErrAuthRequired, hint)
+	}
+	nc, err := e.Connect(opts...)
+	if err != nil && e.authRequired {
+		return nil, fmt.Errorf("%w (were the credentials refused? %s): %w", ErrAuthRequired, hint, err)
+	}
+	return nc, err
 }
 
 // Shutdown stops the server and waits until it has stopped, or ctx ends.

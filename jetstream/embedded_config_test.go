@@ -151,3 +151,12 @@ func TestExposure(t *testing.T) {
 		})
 	}
 }
+
+func TestEmbeddedServerConnectWithoutCredentials(t *testing.T) {
+	t.Setenv("TEST_JOBHOOKS_PASSWORD", "pw")
+	conf := writeConfig(t, "listen: 127.0.0.1:-1\nauthorization { users: [ {user: app, password: $TEST_JOBHOOKS_PASSWORD} ] }\n")
+	srv := startEmbedded(t, jhjs.EmbeddedOptions{ConfigFile: conf, StoreDir: t.TempDir()})
+	_, err := srv.ConnectWith(jhjs.ConnOptions{}, nil)
+	require.ErrorIs(t, err, jhjs.ErrAuthRequired)
+	require.ErrorContains(t, err, "--user and --password")
+}
