@@ -342,3 +342,18 @@ func TestPermissionsFileDenies(t *testing.T) {
 	require.NoError(t, err, "the receiver's consumer is still there")
 	require.Equal(t, "jobs.log", cons.CachedInfo().Config.FilterSubject)
 }
+
+// TestPermissionsFileReceiverBeforeRouter: a receiver may not create the
+// streams, so one started before the router stops, saying so, instead of
+// waiting forever for an answer that never comes.
+func TestPermissionsFileReceiverBeforeRouter(t *testing.T) {
+	s := startSecured(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var log jstest.LogBuffer
+	code := cli.Receiver(ctx, append(s.flags("receiver"), "--jobs", builtin.JobLog), &log, &log)
+	require.NotEqual(t, cli.ExitOK, code)
+	require.Contains(t, log.String(), `Permissions Violation for Publish to \"$JS.API.STREAM.CREATE.CHANGES\"`)
+	require.Contains(t, log.String(), "start the router first")
+	require.NoError(t, ctx.Err(), "it stopped on its own")
+}
