@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,9 +139,8 @@ func serverOptions(opts EmbeddedOptions) (*server.Options, error) {
 		if sopts, err = server.ProcessConfigFile(opts.ConfigFile); err != nil {
 			// The server's text gives the line and the reason; it never
 			// quotes a variable's (a password's) value.
-			var pathErr *os.PathError
-			if errors.As(err, &pathErr) {
-				return nil, fmt.Errorf("%w: %w", ErrServerConfig, err) // names the file
+			if strings.Contains(err.Error(), opts.ConfigFile) {
+				return nil, fmt.Errorf("%w: %w", ErrServerConfig, err)
 			}
 			return nil, fmt.Errorf("%w: %s: %w", ErrServerConfig, opts.ConfigFile, err)
 		}
