@@ -170,10 +170,21 @@ func TestPermissionsFileRolesWorkEndToEnd(t *testing.T) {
 		return err == nil && r.Status == receiver.StatusFailed
 	}, time.Minute, 10*time.Millisecond, "the failed webhook's result\nreceiver:\n%s", receiverLog.String())
 
-	// The admin sees the dead letter and replays it: the job runs again.
+	// An invalid change: the router dead-letters it.
+	_, err = pubJS.Publish(ctx, "changes.dcim.device.update", []byte("not a change"))
+	require.NoError(t, err)
+	deadLetters, err := opJS.Stream(ctx, jhjs.StreamDeadLetter)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, err := deadLetters.GetLastMsgForSubject(ctx, "deadletter.changes")
+		return err == nil
+	}, time.Minute, 10*time.Millisecond, "the invalid change's dead letter\nrouter:\n%s", routerLog.String())
+
+	// The admin sees the job's dead letter and replays it: the job runs again.
 	require.Eventually(t, func() bool {
 		var stdout, stderr jstest.LogBuffer
 		code := cli.Receiver(ctx, append([]string{"deadletter", "list", "--job", builtin.JobWebhook}, s.flags("admin")...), &stdout, &stderr)
+		require.NotContains(t, stderr.String(), "Permissions Violation")
 		return code == cli.ExitOK && strings.Contains(stdout.String(), "to-endpoint")
 	}, time.Minute, 10*time.Millisecond, "receiver deadletter list")
 	admin(func(o, e *jstest.LogBuffer) int {
@@ -207,6 +218,20 @@ func TestPermissionsFileRolesWorkEndToEnd(t *testing.T) {
 		require.NoError(t, names.Err())
 		require.Contains(t, all, consumer)
 	}
+	// nats stream view: a consumer of its own, pulled and acked, deleted.
+	dl, err := opJS.Stream(ctx, jhjs.StreamDeadLetter)
+	require.NoError(t, err)
+	pager, err := dl.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: "stream_pager_1", AckPolicy: jetstream.AckExplicitPolicy,
+		InactiveThreshold: time.Hour, MemoryStorage: true})
+	require.NoError(t, err, "nats stream view DEADLETTER")
+	batch, err := pager.FetchNoWait(1)
+	require.NoError(t, err)
+	for msg := range batch.Messages() {
+		require.NoError(t, msg.DoubleAck(ctx))
+	}
+	require.NoError(t, batch.Error())
+	require.NoError(t, dl.DeleteConsumer(ctx, "stream_pager_1"))
+
 	var buckets []string
 	lister := opJS.KeyValueStoreNames(ctx)
 	for name := range lister.Name() {
