@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -193,9 +194,16 @@ func serverOptions(opts EmbeddedOptions) (*server.Options, error) {
 
 // exposure returns a warning when the server listens beyond loopback and
 // lets any client in: no users, token, nkeys or operator, no client
-// certificate required; "" otherwise.
+// certificate required, or a no_auth_user; "" otherwise.
 func exposure(o *server.Options) string {
-	if isLoopback(o.Host) || authConfigured(o) {
+	if isLoopback(o.Host) {
+		return ""
+	}
+	if o.NoAuthUser != "" {
+		return "the embedded NATS server listens beyond loopback with no_auth_user " + o.NoAuthUser +
+			": any client that reaches it, without credentials, gets that user's permissions"
+	}
+	if authConfigured(o) {
 		return ""
 	}
 	return "the embedded NATS server listens beyond loopback without authentication: any client that reaches it may publish jobs and rewrite hooks; " +
@@ -206,8 +214,15 @@ func exposure(o *server.Options) string {
 // accounts are in o.Users and o.Nkeys once the configuration is processed.
 func authConfigured(o *server.Options) bool {
 	return len(o.Users) > 0 || len(o.Nkeys) > 0 || o.Username != "" || o.Authorization != "" ||
-		len(o.TrustedOperators) > 0 || len(o.TrustedKeys) > 0 || o.TLSVerify ||
+		len(o.TrustedOperators) > 0 || len(o.TrustedKeys) > 0 || clientCertRequired(o) ||
 		o.CustomClientAuthentication != nil || (o.AuthCallout != nil && o.AuthCallout.Issuer != "")
+}
+
+// clientCertRequired reports whether clients must present a certificate
+// the server verifies: TLSVerify from flags, ClientAuth from a file's tls
+// block (verify, verify_and_map).
+func clientCertRequired(o *server.Options) bool {
+	return o.TLSVerify || o.TLSMap || (o.TLSConfig != nil && o.TLSConfig.ClientAuth == tls.RequireAndVerifyClientCert)
 }
 
 // isLoopback reports whether host only accepts connections from this

@@ -160,3 +160,50 @@ func TestEmbeddedServerConnectWithoutCredentials(t *testing.T) {
 	require.ErrorIs(t, err, jhjs.ErrAuthRequired)
 	require.ErrorContains(t, err, "--user and --password")
 }
+
+// TestExposureOfConfigFiles checks the warning on what nats-server makes of
+// real files: account users, TLS with and without client verification.
+func TestExposureOfConfigFiles(t *testing.T) {
+	ca := newPKI(t, "jobhooks-test")
+	cert, key := ca.issue("server", true)
+	tls := `tls { cert_file: "` + cert + `", key_file: "` + key + `", ca_file: "` + ca.CA + `"`
+	for _, tc := range []struct {
+		name, text string
+		exposed    bool
+	}{
+		{"nothing", `listen: 0.0.0.0:4222`, true},
+		{"loopback", `listen: 127.0.0.1:4222`, false},
+		{"the shipped file, listening everywhere", "", false},
+		{"users of an account", `listen: 0.0.0.0:4222
+accounts { APP: { jetstream: enabled, users: [ {user: a, password: b} ] } }`, false},
+		{"an account without users", `listen: 0.0.0.0:4222
+accounts { APP: { jetstream: enabled } }`, true},
+		{"nkey users", `listen: 0.0.0.0:4222
+authorization { users: [ {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4} ] }`, false},
+		{"a token", `listen: 0.0.0.0:4222
+authorization { token: s3cret }`, false},
+		{"TLS, no client verification", "listen: 0.0.0.0:4222\n" + tls + " }", true},
+		{"mutual TLS", "listen: 0.0.0.0:4222\n" + tls + ", verify: true }", false},
+		{"users, and a no_auth_user", `listen: 0.0.0.0:4222
+no_auth_user: a
+authorization { users: [ {user: a, password: b} ] }`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := "../examples/nats-server.conf"
+			if tc.text != "" {
+				path = writeConfig(t, tc.text)
+			} else {
+				for _, role := range []string{"PUBLISHER", "ROUTER", "RECEIVER", "OPERATOR", "ADMIN"} {
+					t.Setenv("JOBHOOKS_"+role+"_PASSWORD", "pw")
+				}
+			}
+			opts, err := server.ProcessConfigFile(path)
+			require.NoError(t, err)
+			if tc.text == "" {
+				opts.Host = "0.0.0.0"
+			}
+			warning := jhjs.Exposure(opts)
+			require.Equal(t, tc.exposed, warning != "", warning)
+		})
+	}
+}
