@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// usageError is a bad call of a command: it exits with ExitUsage, and its
+// message is printed with the command's usage line.
+type usageError struct{ err error }
+
+func (e usageError) Error() string        { return e.err.Error() }
+func (e usageError) Unwrap() error        { return e.err }
+func (e usageError) Is(target error) bool { return target == ErrUsage }
+
+// usagef returns a usage error.
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// errLogged is an error the command has logged already: it only sets the
+// exit code.
+type errLogged struct{ err error }
+
+func (e errLogged) Error() string { return e.err.Error() }
+func (e errLogged) Unwrap() error { return e.err }
+
+// execute runs root with args and returns the exit code: errors are
+// printed here, once, and mapped by exitCodeFor.
+func execute(ctx context.Context, root *cobra.Command, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SilenceErrors = true
+	root.SilenceUsage = true
+	root.Version = Version()
+	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
+	// Subcommands inherit the flag error func: a bad flag is a usage error.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	if logged := (errLogged{}); errors.As(err, &logged) {
+		return exitCodeFor(logged.err)
+	}
+	if errors.Is(err, ErrUsage) {
+		if cmd == nil {
+			cmd = root
+		}
+		fmt.Fprintf(stderr, "%s: %v\nusage: %s\nRun '%s --help' for more.\n", cmd.CommandPath(), err, cmd.UseLine(), cmd.CommandPath())
+		return ExitUsage
+	}
+	return reportError(stderr, err)
+}
+
+// group returns a command that only holds subcommands: called without one
+// it is a usage error, and an unknown one is named in the error.
+func group(use, short, long, example string, subs ...*cobra.Command) *cobra.Command {
+	c := &cobra.Command{
+		Use:     use,
+		Short:   short,
+		Long:    long,
+		Example: example,
+		Args:    noArgs,
+		// The subcommands' flags given with a missing or unknown
+		// subcommand: the error is about the subcommand.
+		FParseErrWhitelist: cobra.FParseErrWhitelist{UnknownFlags: true},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			names := make([]string, 0, len(cmd.Commands()))
+			for _, sub := range cmd.Commands() {
+				if sub.IsAvailableCommand() {
+					names = append(names, sub.Name())
+				}
+			}
+			return usagef("missing command: want one of %s", strings.Join(names, ", "))
+		},
+	}
+	c.AddCommand(subs...)
+	return c
+}
+
+// noArgs refuses operands; on a command with subcommands an operand is an
+// unknown subcommand, and named as one.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if cmd.HasSubCommands() {
+		return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+	}
+	return usagef("unexpected argument %q", args[0])
+}
+
+// exactArgs wants n operands, described by what (e.g. "a hook name").
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("want %d argument(s) (%s), got %d", n, what, len(args))
+		}
+		return nil
+	}
+}
