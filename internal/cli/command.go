@@ -43,6 +43,14 @@ func execute(ctx context.Context, root *cobra.Command, args []string, stdin io.R
 	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	// Subcommands inherit the flag error func: a bad flag is a usage error.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	// cobra adds "completion" as a help-only group: unknown shells are
+	// named like unknown subcommands.
+	root.InitDefaultCompletionCmd(args...)
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			asGroup(c)
+		}
+	}
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
@@ -63,27 +71,28 @@ func execute(ctx context.Context, root *cobra.Command, args []string, stdin io.R
 // group returns a command that only holds subcommands: called without one
 // it is a usage error, and an unknown one is named in the error.
 func group(use, short, long, example string, subs ...*cobra.Command) *cobra.Command {
-	c := &cobra.Command{
-		Use:     use,
-		Short:   short,
-		Long:    long,
-		Example: example,
-		Args:    noArgs,
-		// The subcommands' flags given with a missing or unknown
-		// subcommand: the error is about the subcommand.
-		FParseErrWhitelist: cobra.FParseErrWhitelist{UnknownFlags: true},
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			names := make([]string, 0, len(cmd.Commands()))
-			for _, sub := range cmd.Commands() {
-				if sub.IsAvailableCommand() {
-					names = append(names, sub.Name())
-				}
-			}
-			return usagef("missing command: want one of %s", strings.Join(names, ", "))
-		},
-	}
+	c := &cobra.Command{Use: use, Short: short, Long: long, Example: example}
 	c.AddCommand(subs...)
+	asGroup(c)
 	return c
+}
+
+// asGroup makes c a group: called without a subcommand it is a usage
+// error, and an unknown one is named in the error.
+func asGroup(c *cobra.Command) {
+	c.Args = noArgs
+	// The subcommands' flags given with a missing or unknown subcommand:
+	// the error is about the subcommand.
+	c.FParseErrWhitelist = cobra.FParseErrWhitelist{UnknownFlags: true}
+	c.RunE = func(cmd *cobra.Command, _ []string) error {
+		names := make([]string, 0, len(cmd.Commands()))
+		for _, sub := range cmd.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, sub.Name())
+			}
+		}
+		return usagef("missing command: want one of %s", strings.Join(names, ", "))
+	}
 }
 
 // noArgs refuses operands; on a command with subcommands an operand is an

@@ -100,7 +100,7 @@ func (c *inspectCmd) listChangeDeadLetters(ctx context.Context, js jetstream.Jet
 	}
 	rows := make([][]string, 0, len(dls))
 	for _, d := range dls {
-		rows = append(rows, []string{strconv.FormatUint(d.Sequence, 10), when(d.Time), cell(d.Subject, 60), cell(d.ChangeID, 40), cell(d.Reason, 80)})
+		rows = append(rows, []string{strconv.FormatUint(d.Sequence, 10), when(d.Time), cell(d.Subject, 60), cell(d.ChangeID, 40), cell(d.Reason, 200)})
 	}
 	return Table(c.out, []string{"SEQ", "TIME", "SUBJECT", "CHANGE", "REASON"}, rows)
 }
