@@ -24,7 +24,9 @@ func startRouter(t *testing.T, s *jstest.Server) {
 	ctx, cancel := context.WithCancel(context.Background())
 	log := &jstest.LogBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- cli.Router(ctx, []string{"--nats-url", s.URL}, strings.NewReader(""), &jstest.LogBuffer{}, log) }()
+	go func() {
+		done <- cli.Router(ctx, []string{"--nats-url", s.URL}, strings.NewReader(""), &jstest.LogBuffer{}, log)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		assert.Equal(t, cli.ExitOK, <-done, "router exits 0 when its context ends")
