@@ -104,7 +104,7 @@ func (c *inspectCmd) listResults(ctx context.Context, js jetstream.JetStream, f 
 	}
 	rows := make([][]string, 0, len(results))
 	for _, r := range results {
-		rows = append(rows, []string{r.Key(), string(r.Status), strconv.Itoa(r.Attempts), r.Job, when(r.Created), cell(failure(r), 60)})
+		rows = append(rows, []string{r.Key(), string(r.Status), strconv.Itoa(r.Attempts), r.Job, when(r.Created), cell(failure(r), 120)})
 	}
 	return Table(c.out, []string{"KEY", "STATUS", "ATTEMPTS", "JOB", "CREATED", "ERROR"}, rows)
 }
