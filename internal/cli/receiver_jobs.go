@@ -48,7 +48,8 @@ A receiver restarting keeps what you set here.`,
 		Use:   "disable NAME",
 		Short: "Disable a job: the router routes nothing to it",
 		Long: `Disable job NAME in the jobs bucket: the router skips the changes of its hooks (they
-are not queued for later). A receiver restarting keeps what you set here.`,
+are not kept for later), and job messages already queued wait until it is enabled
+again. A receiver restarting keeps what you set here.`,
 		Example: "  receiver jobs disable webhook",
 		Args:    exactArgs(1, "a job name"),
 		RunE:    setEnabled(disable, false),
