@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // usageError is a bad call of a command: it exits with ExitUsage, and its
@@ -81,8 +82,18 @@ func group(use, short, long, example string, subs ...*cobra.Command) *cobra.Comm
 // error, and an unknown one is named in the error.
 func asGroup(c *cobra.Command) {
 	c.Args = noArgs
-	// The subcommands' flags given with a missing or unknown subcommand:
-	// the error is about the subcommand.
+	// The subcommands' flags, hidden, so that flags given before the
+	// subcommand (router hooks --json list) are told from it; with a
+	// missing or unknown subcommand, the error is about the subcommand.
+	for _, sub := range c.Commands() {
+		sub.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if c.Flags().Lookup(f.Name) == nil {
+				hidden := *f
+				hidden.Hidden = true
+				c.Flags().AddFlag(&hidden)
+			}
+		})
+	}
 	c.FParseErrWhitelist = cobra.FParseErrWhitelist{UnknownFlags: true}
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		names := make([]string, 0, len(cmd.Commands()))

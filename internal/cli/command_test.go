@@ -11,6 +11,7 @@ import (
 
 	"github.com/jobhooks/jobhooks/internal/cli"
 	jhjs "github.com/jobhooks/jobhooks/jetstream"
+	"github.com/jobhooks/jobhooks/jetstream/jstest"
 )
 
 // run runs the router or receiver command (by args[0]) with the rest of
@@ -163,5 +164,20 @@ func TestHelpHidesThePassword(t *testing.T) {
 		assert.Contains(t, out, "--password string")
 		assert.NotContains(t, out+errOut, "hunter2", args)
 		assert.NotContains(t, out, "(default \"***\")", args)
+	}
+}
+
+// Flags may come before the subcommand, as before the port to cobra.
+func TestFlagsBeforeTheSubcommand(t *testing.T) {
+	s := jstest.StartProvisioned(t)
+	for _, args := range [][]string{
+		{"router", "hooks", "--json", "--nats-url", s.URL, "list"},
+		{"router", "deadletter", "--nats-url=" + s.URL, "--json", "list"},
+		{"receiver", "jobs", "--nats-url", s.URL, "--json", "list"},
+		{"receiver", "results", "--json", "--nats-url", s.URL, "list", "--status", "failed"},
+	} {
+		code, out, errOut := run(t, args...)
+		require.Equal(t, cli.ExitOK, code, "%v: %s", args, errOut)
+		assert.Equal(t, "[]\n", out, args)
 	}
 }
