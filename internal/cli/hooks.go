@@ -39,12 +39,14 @@ func newHooksCmd() *cobra.Command {
 		c := &cobra.Command{
 			Use: use, Short: short, Long: long, Example: example, Args: args,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				s, err := h.open(cmd.Context(), cmd)
+				ctx, cancel := context.WithTimeout(cmd.Context(), adminTimeout)
+				defer cancel()
+				s, err := h.open(ctx, cmd)
 				if err != nil {
 					return err
 				}
 				defer s.close()
-				return run(cmd.Context(), h, cmd, args)
+				return run(ctx, h, cmd, args)
 			},
 		}
 		connFlags(c.Flags(), &h.conn)
