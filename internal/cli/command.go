@@ -63,7 +63,11 @@ func execute(ctx context.Context, root *cobra.Command, args []string, stdin io.R
 		if cmd == nil {
 			cmd = root
 		}
-		fmt.Fprintf(stderr, "%s: %v\nusage: %s\nRun '%s --help' for more.\n", cmd.CommandPath(), err, cmd.UseLine(), cmd.CommandPath())
+		line := cmd.UseLine()
+		if cmd.Annotations[groupAnnotation] != "" {
+			line = cmd.CommandPath() + " COMMAND"
+		}
+		fmt.Fprintf(stderr, "%s: %v\nusage: %s\nRun '%s --help' for more.\n", cmd.CommandPath(), err, line, cmd.CommandPath())
 		return ExitUsage
 	}
 	return reportError(stderr, err)
@@ -77,6 +81,9 @@ func group(use, short, long, example string, subs ...*cobra.Command) *cobra.Comm
 	asGroup(c)
 	return c
 }
+
+// groupAnnotation marks a command asGroup made.
+const groupAnnotation = "jobhooks/group"
 
 // asGroup makes c a group: called without a subcommand it is a usage
 // error, and an unknown one is named in the error.
@@ -95,6 +102,17 @@ func asGroup(c *cobra.Command) {
 		})
 	}
 	c.FParseErrWhitelist = cobra.FParseErrWhitelist{UnknownFlags: true}
+	// Usage shows "PATH [command]" only, not a run of the group itself;
+	// the subcommands keep cobra's template (they would inherit this one).
+	usage := (&cobra.Command{}).UsageTemplate()
+	for _, sub := range c.Commands() {
+		sub.SetUsageTemplate(usage)
+	}
+	c.SetUsageTemplate(strings.Replace(usage, "{{if .Runnable}}\n  {{.UseLine}}{{end}}", "", 1))
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[groupAnnotation] = "true"
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		names := make([]string, 0, len(cmd.Commands()))
 		for _, sub := range cmd.Commands() {

@@ -61,7 +61,7 @@ func newHooksCmd() *cobra.Command {
 			fs.Uint64Var(&h.revision, "revision", 0, what+" only if the hook is still at this revision (as hooks get shows it); 0: whatever it is")
 		}
 	}
-	return group("hooks COMMAND", "Manage job hooks (the job_hooks bucket)",
+	return group("hooks", "Manage job hooks (the job_hooks bucket)",
 		`Manage the job hooks in the job_hooks KV bucket: each hook sends the changes of some
 content types and actions to a job. Every write is validated (the hook file, its
 job's registration and params schema, conflicts with other hooks) and

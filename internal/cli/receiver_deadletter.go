@@ -84,7 +84,7 @@ letter at SEQ.`,
 	replay.flags(replayCmd)
 	replayCmd.Flags().StringVar(&replayJob, "job", "", "with --all: only this job's dead letters")
 	replayCmd.Flags().BoolVar(&all, "all", false, "replay every dead letter (of --job)")
-	return group("deadletter COMMAND", "List and replay job messages that exhausted their attempts",
+	return group("deadletter", "List and replay job messages that exhausted their attempts",
 		`List and replay the job dead letters: job messages whose every attempt failed (or
 that could not be decoded), stored on deadletter.jobs.<job> in the DEADLETTER stream
 with the last error (header Jobhooks-Error) and the attempts (Jobhooks-Attempts).

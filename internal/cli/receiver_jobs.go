@@ -55,7 +55,7 @@ again. A receiver restarting keeps what you set here.`,
 		RunE:    setEnabled(disable, false),
 	}
 	disable.flags(disableCmd)
-	return group("jobs COMMAND", "Show the job registry; enable or disable jobs",
+	return group("jobs", "Show the job registry; enable or disable jobs",
 		`Show and change the job registry (the jobs bucket): receivers register their jobs there
 at start, and the router routes changes only to enabled jobs.
 

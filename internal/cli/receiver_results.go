@@ -53,7 +53,7 @@ every log entry of every attempt. Exit code 3 when there is no such result.`,
 		},
 	}
 	get.flags(getCmd)
-	return group("results COMMAND", "Show job results (the job_results bucket)",
+	return group("results", "Show job results (the job_results bucket)",
 		`Show the job results the receivers record in the job_results bucket: one per job
 message, covering every attempt, with the job's log.
 

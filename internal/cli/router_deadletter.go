@@ -54,7 +54,7 @@ there is no dead-lettered change at SEQ.`,
 		},
 	}
 	get.flags(getCmd)
-	return group("deadletter COMMAND", "Show the changes the router dead-lettered",
+	return group("deadletter", "Show the changes the router dead-lettered",
 		`Show the changes the router could not route: not a valid change event (bad subject,
 headers or body), or refused by the JOBS stream for good. Each is stored on
 deadletter.changes in the DEADLETTER stream with its reason (header Jobhooks-Error),
