@@ -253,6 +253,26 @@ func TestPermissionsFileRolesWorkEndToEnd(t *testing.T) {
 	require.NoError(t, err, "nats kv history")
 	require.Len(t, history, 1)
 
+	// jobhooks' read-only commands work for the operator.
+	operator := func(args ...string) string {
+		t.Helper()
+		var stdout, stderr jstest.LogBuffer
+		var code int
+		if args[0] == "router" {
+			code = cli.Router(ctx, append(args[1:], s.flags("operator")...), strings.NewReader(""), &stdout, &stderr)
+		} else {
+			code = cli.Receiver(ctx, append(args[1:], s.flags("operator")...), &stdout, &stderr)
+		}
+		require.Equal(t, cli.ExitOK, code, "%v\nstdout:\n%s\nstderr:\n%s", args, stdout.String(), stderr.String())
+		require.NotContains(t, stderr.String(), "Permissions Violation")
+		return stdout.String()
+	}
+	require.Contains(t, operator("router", "hooks", "list"), "to-endpoint")
+	require.Contains(t, operator("router", "deadletter", "list"), "invalid change")
+	require.Contains(t, operator("receiver", "jobs", "list"), builtin.JobWebhook)
+	require.Contains(t, operator("receiver", "results", "list"), "to-endpoint")
+	require.Contains(t, operator("receiver", "deadletter", "list"), "to-endpoint")
+
 	// Nobody was refused anything along the way, and no password was
 	// written anywhere.
 	for name, log := range map[string]*jstest.LogBuffer{"router": routerLog, "receiver": receiverLog, "publisher": &pubLog, "operator": &opLog} {
