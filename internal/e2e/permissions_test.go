@@ -111,7 +111,7 @@ func TestPermissionsFileRolesWorkEndToEnd(t *testing.T) {
 		return cli.Router(ctx, s.flags("router"), strings.NewReader(""), log, log)
 	})
 	receiverLog := runCommand(t, ctx, "receiver", "receiver ready", func(ctx context.Context, log *jstest.LogBuffer) int {
-		return cli.Receiver(ctx, append(s.flags("receiver"), "--jobs", builtin.JobLog+","+builtin.JobWebhook, "--enable"), log, log)
+		return cli.Receiver(ctx, append(s.flags("receiver"), "--jobs", builtin.JobLog+","+builtin.JobWebhook+","+builtin.JobSerialValidator, "--enable"), log, log)
 	})
 	// An endpoint that refuses everything: the webhook job fails for good
 	// and dead-letters, for the admin to replay.
@@ -133,6 +133,7 @@ func TestPermissionsFileRolesWorkEndToEnd(t *testing.T) {
 		"log-devices": `{"name":"log-devices","job":"log","enabled":true,"content_types":["dcim.device"],"events":["create","update","delete"]}`,
 		"to-endpoint": `{"name":"to-endpoint","job":"webhook","enabled":true,"content_types":["dcim.device"],"events":["update"],
 			"params":{"url":"` + endpoint.URL + `"}}`,
+		"serials": `{"name":"serials","job":"serial-validator","enabled":true,"content_types":["dcim.module"],"events":["update"]}`,
 	} {
 		hookFile := filepath.Join(t.TempDir(), name+".json")
 		require.NoError(t, os.WriteFile(hookFile, []byte(hook), 0o600))
@@ -246,12 +247,25 @@ func TestPermissionsFileRolesWorkEndToEnd(t *testing.T) {
 	for k := range keys.Keys() {
 		hookNames = append(hookNames, k)
 	}
-	require.ElementsMatch(t, []string{"log-devices", "to-endpoint"}, hookNames, "nats kv ls job_hooks")
+	require.ElementsMatch(t, []string{"log-devices", "to-endpoint", "serials"}, hookNames, "nats kv ls job_hooks")
 	_, err = hooks.Get(ctx, "log-devices")
 	require.NoError(t, err, "nats kv get job_hooks log-devices")
 	history, err := hooks.History(ctx, "log-devices")
 	require.NoError(t, err, "nats kv history")
 	require.Len(t, history, 1)
+
+	// A job publishes a change (the serial-validator reverts a bad serial):
+	// the receiver may publish changes.
+	module := &events.Change{Action: events.ActionUpdate, ContentType: "dcim.module", ObjectID: "m1",
+		PreChange: map[string]any{"serial": "SN-1234"}, PostChange: map[string]any{"serial": "bad serial"}}
+	_, err = events.NewPublisher(pubJS, "test://permissions").Publish(ctx, module, events.EventOptions{ID: "m1"})
+	require.NoError(t, err)
+	changes, err := opJS.Stream(ctx, jhjs.StreamChanges)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		msg, err := changes.GetLastMsgForSubject(ctx, "changes.dcim.module.update")
+		return err == nil && msg.Header.Get(events.HeaderPrefix+"source") != "test://permissions"
+	}, time.Minute, 10*time.Millisecond, "the serial-validator's fix\nreceiver:\n%s", receiverLog.String())
 
 	// jobhooks' read-only commands work for the operator.
 	operator := func(args ...string) string {
