@@ -230,6 +230,10 @@ func (o ConnOptions) NatsOptions(logger *slog.Logger) ([]nats.Option, error) {
 			logger.Info("NATS connection closed")
 		}),
 		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+			if hint := inboxHint(err, o.InboxPrefix); hint != "" {
+				logger.Error("NATS asynchronous error", "error", err, "hint", hint)
+				return
+			}
 			if sub != nil {
 				logger.Error("NATS asynchronous error", "subject", sub.Subject, "error", err)
 				return
@@ -241,6 +245,19 @@ func (o ConnOptions) NatsOptions(logger *slog.Logger) ([]nats.Option, error) {
 		}),
 	)
 	return opts, nil
+}
+
+// inboxHint explains a refused subscription to the client's own inboxes:
+// every request then waits for a reply that cannot come.
+func inboxHint(err error, prefix string) string {
+	if prefix == "" {
+		prefix = nats.InboxPrefix[:len(nats.InboxPrefix)-1] // "_INBOX"
+	}
+	if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), `Subscription to "`+prefix+".") {
+		return ""
+	}
+	return "the server does not let this user subscribe to its replies (" + prefix + ".>), so requests get no answer: " +
+		"give --inbox-prefix (env " + EnvInboxPrefix + ") the prefix its permissions allow, e.g. _INBOX_<user>"
 }
 
 // Connect validates o and connects to its URLs (nats.DefaultURL when none).

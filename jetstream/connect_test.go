@@ -406,3 +406,32 @@ func TestConnOptionsInboxPrefix(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "pong", string(reply.Data))
 }
+
+func TestConnectExplainsRefusedInboxes(t *testing.T) {
+	url := startServer(t, &server.Options{Users: []*server.User{{Username: "u", Password: "p", Permissions: &server.Permissions{
+		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX_u.>"}},
+		Publish:   &server.SubjectPermission{Allow: []string{"svc"}},
+	}}}})
+	var log jstest.LogBuffer
+	// No --inbox-prefix: the client's _INBOX.> is refused.
+	nc, err := jhjs.Connect(testContext(t), jhjs.ConnOptions{URLs: []string{url}, User: "u", Password: "p"}, slog.New(slog.NewTextHandler(&log, nil)))
+	require.NoError(t, err)
+	defer nc.Close()
+	_, err = nc.SubscribeSync(nc.NewInbox())
+	require.NoError(t, err)
+	require.NoError(t, nc.Flush())
+	require.Eventually(t, func() bool { return strings.Contains(log.String(), "hint=") }, 10*time.Second, 5*time.Millisecond, log.String())
+	require.Contains(t, log.String(), `give --inbox-prefix (env NATS_INBOX_PREFIX)`)
+	require.NotContains(t, log.String(), "password=p")
+
+	// Another refusal gets no such hint.
+	var other jstest.LogBuffer
+	nc2, err := jhjs.Connect(testContext(t), jhjs.ConnOptions{URLs: []string{url}, User: "u", Password: "p", InboxPrefix: "_INBOX_u"}, slog.New(slog.NewTextHandler(&other, nil)))
+	require.NoError(t, err)
+	defer nc2.Close()
+	_, err = nc2.SubscribeSync("elsewhere")
+	require.NoError(t, err)
+	require.NoError(t, nc2.Flush())
+	require.Eventually(t, func() bool { return strings.Contains(other.String(), "Permissions Violation") }, 10*time.Second, 5*time.Millisecond)
+	require.NotContains(t, other.String(), "hint=")
+}
