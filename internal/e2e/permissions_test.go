@@ -241,18 +241,22 @@ func TestPermissionsFileRolesWorkEndToEnd(t *testing.T) {
 	require.ElementsMatch(t, []string{jhjs.BucketJobHooks, jhjs.BucketJobs, jhjs.BucketJobResults}, buckets, "nats kv ls")
 	hooks, err := opJS.KeyValue(ctx, jhjs.BucketJobHooks)
 	require.NoError(t, err)
-	keys, err := hooks.ListKeys(ctx)
-	require.NoError(t, err)
-	var hookNames []string
-	for k := range keys.Keys() {
-		hookNames = append(hookNames, k)
-	}
-	require.ElementsMatch(t, []string{"log-devices", "to-endpoint", "serials"}, hookNames, "nats kv ls job_hooks")
 	_, err = hooks.Get(ctx, "log-devices")
 	require.NoError(t, err, "nats kv get job_hooks log-devices")
-	history, err := hooks.History(ctx, "log-devices")
-	require.NoError(t, err, "nats kv history")
-	require.Len(t, history, 1)
+	// Keys without a consumer: nats stream subjects KV_job_hooks.
+	hookStream, err := opJS.Stream(ctx, "KV_"+jhjs.BucketJobHooks)
+	require.NoError(t, err)
+	info, err := hookStream.Info(ctx, jetstream.WithSubjectFilter("$KV."+jhjs.BucketJobHooks+".>"))
+	require.NoError(t, err)
+	require.Len(t, info.State.Subjects, 3, "the hooks' keys")
+	require.Contains(t, info.State.Subjects, "$KV."+jhjs.BucketJobHooks+".log-devices")
+	resultKeys, err := results.ListKeys(ctx)
+	require.NoError(t, err, "nats kv ls job_results")
+	var resultNames []string
+	for k := range resultKeys.Keys() {
+		resultNames = append(resultNames, k)
+	}
+	require.Contains(t, resultNames, key)
 
 	// A job publishes a change (the serial-validator reverts a bad serial):
 	// the receiver may publish changes.
@@ -281,9 +285,8 @@ func TestPermissionsFileRolesWorkEndToEnd(t *testing.T) {
 		require.NotContains(t, stderr.String(), "Permissions Violation")
 		return stdout.String()
 	}
-	require.Contains(t, operator("router", "hooks", "list"), "to-endpoint")
+	require.Contains(t, operator("router", "hooks", "get", "to-endpoint"), "to-endpoint")
 	require.Contains(t, operator("router", "deadletter", "list"), "invalid change")
-	require.Contains(t, operator("receiver", "jobs", "list"), builtin.JobWebhook)
 	require.Contains(t, operator("receiver", "results", "list"), "to-endpoint")
 	require.Contains(t, operator("receiver", "deadletter", "list"), "to-endpoint")
 
@@ -347,6 +350,9 @@ func TestPermissionsFileDenies(t *testing.T) {
 		{"operator", "update the receiver's consumer", false, "$JS.API.CONSUMER.CREATE.JOBS." + receiverConsumer + ".jobs.log"},
 		{"operator", "update the router's consumer the legacy way", false, "$JS.API.CONSUMER.CREATE.CHANGES"},
 		{"operator", "pull the receiver's work", false, "$JS.API.CONSUMER.MSG.NEXT.JOBS." + receiverConsumer},
+		{"operator", "update the router's watch of the hooks", false, "$JS.API.CONSUMER.CREATE.KV_job_hooks.W1.$KV.job_hooks.>"},
+		{"operator", "delete the router's watch of the hooks", false, "$JS.API.CONSUMER.DELETE.KV_job_hooks.W1"},
+		{"operator", "update a receiver's watch of the jobs", false, "$JS.API.CONSUMER.CREATE.KV_jobs.W2.$KV.jobs.log"},
 		{"operator", "ack the receiver's work", false, "$JS.ACK.JOBS." + receiverConsumer + ".1.1.1.0.0"},
 		{"operator", "listen to job messages", true, "jobs.>"},
 		{"operator", "read everyone's replies", true, "_INBOX.>"},
