@@ -39,6 +39,7 @@ type jobRunnerConfig struct {
 	results     *Results
 	publisher   *events.Publisher
 	logger      *slog.Logger
+	metrics     *jobMetrics // nil: no metrics
 }
 
 // jobRunner runs one job: it follows the job's enabled flag, pulls its
