@@ -201,7 +201,7 @@ func (j *jobRunner) attempt(d *delivery, endRun func()) {
 	ctx, cancel = j.settleContext() // the first may have expired while the job ran
 	defer cancel()
 	var err error
-	settled := res.Status.Final() // for good: not to be attempted again
+	settled := res.Status.Final()                           // for good: not to be attempted again
 	if j.records(n, rec) || res.Status != StatusCompleted { // results "failures": a first attempt that completed leaves none
 		err = j.storeResult(ctx, rec, res, add)
 	}

@@ -49,7 +49,7 @@ type metrics struct {
 	latency      prometheus.Histogram
 
 	published *prometheus.CounterVec
-	mu        sync.Mutex                                 // serialises additions to byJob
+	mu        sync.Mutex                                    // serialises additions to byJob
 	byJob     atomic.Pointer[map[string]prometheus.Counter] // job subject → its published counter
 }
 
