@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	jhjs "github.com/jobhooks/jobhooks/jetstream"
 	"github.com/jobhooks/jobhooks/receiver"
@@ -156,6 +157,7 @@ func (c *receiverCmd) run(ctx context.Context, args []string) int {
 		jobs     string
 		backoff  receiverDurations // empty: the defaults, as many as --max-deliver allows
 		logLevel slog.Level
+		httpAddr string
 	)
 	fs := c.flags("receiver", "receiver [flags]", false)
 	fs.StringVar(&jobs, "jobs", strings.Join(builtin.Names(), ","), "jobs to run, comma-separated")
@@ -175,6 +177,7 @@ func (c *receiverCmd) run(ctx context.Context, args []string) int {
 	fs.StringVar(&results, "results", results, `which runs get a record in job_results: "all", or "failures" (runs that did not complete at their first attempt)`)
 	fs.DurationVar(&opts.RunningAfter, "running-after", receiver.DefaultRunningAfter, "how long a run goes before it is recorded as running")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+	fs.StringVar(&httpAddr, "http", "", "serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9090; off when empty")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return c.parseExit(err)
@@ -207,7 +210,24 @@ func (c *receiverCmd) run(ctx context.Context, args []string) int {
 		}
 		s.close()
 	}()
-	if err := receiver.NewRunner(s.js, reg, opts).Run(ctx); err != nil {
+	var metrics *prometheus.Registry
+	if httpAddr != "" {
+		jobs := opts.Jobs
+		if len(jobs) == 0 {
+			jobs = reg.Names()
+		}
+		metrics = newRegistry(s.js, receiverConsumers(jobs))
+		opts.Registerer = metrics
+	}
+	runner := receiver.NewRunner(s.js, reg, opts)
+	if httpAddr != "" {
+		stop, err := serveReceiverHTTP(ctx, logger, httpAddr, s.nc, metrics, runner)
+		if err != nil {
+			return c.fail(err)
+		}
+		defer stop()
+	}
+	if err := runner.Run(ctx); err != nil {
 		return c.fail(err)
 	}
 	logger.Info("receiver stopped")
