@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jobhooks/jobhooks/events"
+	"github.com/jobhooks/jobhooks/jetstream/jstest"
+	"github.com/jobhooks/jobhooks/receiver"
+)
+
+// The receiver's /readyz says not ready until its runner consumes, ready
+// then, and not ready again once the connection is gone; /healthz says ok
+// throughout.
+func TestReceiverReadiness(t *testing.T) {
+	t.Parallel()
+	s := jstest.StartProvisioned(t)
+	nc := s.NewConn(t)
+	reg := receiver.NewRegistry()
+	reg.HandleFunc("noop", receiver.JobInfo{}, func(context.Context, *receiver.Job, *receiver.Change, events.Action, map[string]any) error {
+		return nil
+	})
+	r := receiver.NewRunner(s.JetStream(t, nc), reg, receiver.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	mux := http.NewServeMux()
+	healthHandlers(mux, func() error { return receiverReady(nc, r) })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	readyz := func() (int, string) {
+		resp, err := http.Get(srv.URL + "/readyz")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var body struct{ Reason string }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+		return resp.StatusCode, body.Reason
+	}
+
+	code, reason := readyz()
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Equal(t, "registering the jobs and starting their consumers", reason)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	require.Eventually(t, func() bool { code, _ := readyz(); return code == http.StatusOK }, 20*time.Second, 5*time.Millisecond)
+
+	nc.Close()
+	code, reason = readyz()
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Contains(t, reason, "not connected to NATS")
+	resp, err := http.Get(srv.URL + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	cancel()
+	<-done // with or without an error: its connection is closed
+}
