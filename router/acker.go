@@ -139,7 +139,7 @@ func (a *acker) keepAlive() {
 		p := &a.q[(a.head+i)%len(a.q)]
 		if p.period+1 < a.period { // held for a whole period at least
 			if err := p.msg.InProgress(); err != nil {
-				a.r.log.Warn("in-progress ack of a held change failed", "error", err)
+				a.r.log.Warn("in-progress ack of a held change failed", append(p.logAttrs(nil), "error", err)...)
 				return // the connection is down: the next period tries again
 			}
 		}
