@@ -19,9 +19,9 @@ const (
 // Dead-letter reason classes: the reason label of
 // jobhooks_router_changes_dead_lettered_total.
 const (
-	DeadLetterInvalid  = "invalid"  // the change is not a valid change
-	DeadLetterCallback = "callback" // it could not be decoded or rendered for the context callbacks
-	DeadLetterRefused  = "refused"  // JetStream refused one of its job messages for good (too large, ...)
+	DeadLetterInvalid    = "invalid"    // the change is not a valid change
+	DeadLetterUnroutable = "unroutable" // valid, but its job messages could not be built (decoded for the context callbacks, encoded)
+	DeadLetterRefused    = "refused"    // JetStream refused one of its job messages for good (too large, ...)
 )
 
 // deadLetterClass indexes metrics.deadLettered.
@@ -29,12 +29,12 @@ type deadLetterClass uint8
 
 const (
 	classInvalid deadLetterClass = iota
-	classCallback
+	classUnroutable
 	classRefused
 	numClasses
 )
 
-var classNames = [numClasses]string{DeadLetterInvalid, DeadLetterCallback, DeadLetterRefused}
+var classNames = [numClasses]string{DeadLetterInvalid, DeadLetterUnroutable, DeadLetterRefused}
 
 // metrics are the router's Prometheus metrics. Every child a change needs
 // is resolved up front, or once per job: the hot path only adds.
@@ -60,7 +60,7 @@ func newMetrics(r *Router) *metrics {
 	}, []string{"reason"})
 	dead := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jobhooks_router_changes_dead_lettered_total",
-		Help: "Changes stored on deadletter.changes, by reason class: invalid, callback, refused.",
+		Help: "Changes stored on deadletter.changes, by reason class: invalid, unroutable, refused.",
 	}, []string{"reason"})
 	m := &metrics{
 		routed: prometheus.NewCounter(prometheus.CounterOpts{

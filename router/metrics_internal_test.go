@@ -25,7 +25,7 @@ func TestMetricsSettled(t *testing.T) {
 		{"no hook", pendingChange{skip: skipNoHook}, map[string]float64{"skipped no_hook": 1}},
 		{"job not enabled", pendingChange{skip: skipJob}, map[string]float64{"skipped job_not_enabled": 1}},
 		{"invalid", pendingChange{dead: true, class: classInvalid, jobs: []*nats.Msg{{}}}, map[string]float64{"dead invalid": 1}},
-		{"callback", pendingChange{dead: true, class: classCallback, jobs: []*nats.Msg{{}}}, map[string]float64{"dead callback": 1}},
+		{"unroutable", pendingChange{dead: true, class: classUnroutable, jobs: []*nats.Msg{{}}}, map[string]float64{"dead unroutable": 1}},
 		{"refused", pendingChange{dead: true, class: classRefused, jobs: []*nats.Msg{{}}}, map[string]float64{"dead refused": 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,7 +41,7 @@ func TestMetricsSettled(t *testing.T) {
 				"skipped no_hook":         testutil.ToFloat64(m.skipNoHook),
 				"skipped job_not_enabled": testutil.ToFloat64(m.skipJob),
 				"dead invalid":            testutil.ToFloat64(m.deadLettered[classInvalid]),
-				"dead callback":           testutil.ToFloat64(m.deadLettered[classCallback]),
+				"dead unroutable":         testutil.ToFloat64(m.deadLettered[classUnroutable]),
 				"dead refused":            testutil.ToFloat64(m.deadLettered[classRefused]),
 				"published a":             testutil.ToFloat64(m.jobPublished("jobs.a")),
 				"published b":             testutil.ToFloat64(m.jobPublished("jobs.b")),

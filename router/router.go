@@ -405,12 +405,12 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, out
 			case out == release:
 				return pendingChange{}, release
 			case err != nil:
-				return r.deadLetterOf(m, classCallback, err), queue
+				return r.deadLetterOf(m, classUnroutable, err), queue
 			}
 		}
 		job, err := msgs.For(h.Name, h.Job)
 		if err != nil {
-			return r.deadLetterOf(m, classCallback, fmt.Errorf("build job message for hook %s: %w", h.Name, err)), queue
+			return r.deadLetterOf(m, classUnroutable, fmt.Errorf("build job message for hook %s: %w", h.Name, err)), queue
 		}
 		p.jobs = append(p.jobs, job)
 	}

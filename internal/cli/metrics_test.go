@@ -186,7 +186,7 @@ func TestRouterAndReceiverMetrics(t *testing.T) {
 		{"jobhooks_router_changes_skipped_total", []string{"reason", "no_hook"}, 1},
 		{"jobhooks_router_changes_skipped_total", []string{"reason", "job_not_enabled"}, 1},
 		{"jobhooks_router_changes_dead_lettered_total", []string{"reason", "invalid"}, 1},
-		{"jobhooks_router_changes_dead_lettered_total", []string{"reason", "callback"}, 0},
+		{"jobhooks_router_changes_dead_lettered_total", []string{"reason", "unroutable"}, 0},
 		{"jobhooks_router_changes_dead_lettered_total", []string{"reason", "refused"}, 0},
 		{"jobhooks_router_job_messages_published_total", []string{"job", "log"}, 1},
 		{"jobhooks_router_job_messages_published_total", []string{"job", "webhook"}, 1},
