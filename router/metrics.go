@@ -34,7 +34,17 @@ const (
 	numClasses
 )
 
-var classNames = [numClasses]string{DeadLetterInvalid, DeadLetterUnroutable, DeadLetterRefused}
+// label is c's reason label.
+func (c deadLetterClass) label() string {
+	switch c {
+	case classInvalid:
+		return DeadLetterInvalid
+	case classUnroutable:
+		return DeadLetterUnroutable
+	default:
+		return DeadLetterRefused
+	}
+}
 
 // metrics are the router's Prometheus metrics. Every child a change needs
 // is resolved up front, or once per job: the hot path only adds.
@@ -81,7 +91,7 @@ func newMetrics(r *Router) *metrics {
 		}, []string{"job"}),
 	}
 	for c := range numClasses {
-		m.deadLettered[c] = dead.WithLabelValues(classNames[c])
+		m.deadLettered[c] = dead.WithLabelValues(c.label())
 	}
 	m.byJob.Store(&map[string]prometheus.Counter{})
 	hooks := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
