@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobhooks/jobhooks/events"
+	jhjs "github.com/jobhooks/jobhooks/jetstream"
 	"github.com/jobhooks/jobhooks/jetstream/jstest"
 	"github.com/jobhooks/jobhooks/receiver"
 )
@@ -62,4 +64,34 @@ func TestReceiverReadiness(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	cancel()
 	<-done // with or without an error: its connection is closed
+}
+
+// A consumer whose info cannot be read is left out of the scrape, which
+// still serves everything else, and counts as a gathering error.
+func TestMetricsServeTheRestWhenAConsumerIsMissing(t *testing.T) {
+	t.Parallel()
+	s := jstest.StartProvisioned(t)
+	_, err := s.JS.CreateOrUpdateConsumer(t.Context(), jhjs.StreamJobs, jetstream.ConsumerConfig{Durable: "receiver-present"})
+	require.NoError(t, err)
+	reg := newRegistry(s.JS, receiverConsumers([]string{"present", "missing"}))
+	srv := httptest.NewServer(metricsHandler(reg, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	t.Cleanup(srv.Close)
+
+	resp, err := http.Get(srv.URL)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), `jobhooks_consumer_pending_messages{consumer="receiver-present",stream="JOBS"} 0`)
+	assert.Contains(t, string(body), `jobhooks_consumer_ack_pending_messages{consumer="receiver-present",stream="JOBS"} 0`)
+	assert.NotContains(t, string(body), `receiver-missing`)
+	assert.Contains(t, string(body), "jobhooks_build_info{")
+
+	resp, err = http.Get(srv.URL)
+	require.NoError(t, err)
+	body, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Contains(t, string(body), `promhttp_metric_handler_errors_total{cause="gathering"} 1`, "the first scrape's failure")
 }
