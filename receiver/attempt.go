@@ -229,7 +229,6 @@ func (j *jobRunner) attempt(d *delivery, endRun func()) {
 	if err := settle(); err != nil {
 		logger.Warn("cannot settle the job message; the server will redeliver it", "error", err)
 	}
-	j.metrics.attempted(res.Status, ran, settled)
 	args := []any{"status", res.Status, "duration", now.Sub(res.Started)}
 	switch res.Status {
 	case StatusCompleted:
@@ -239,6 +238,7 @@ func (j *jobRunner) attempt(d *delivery, endRun func()) {
 	default:
 		logger.Error("job "+string(res.Status), append(args, "error", res.Error)...)
 	}
+	j.metrics.attempted(res.Status, ran, settled) // after the log line: tests wait for the count, then read it
 }
 
 // hook returns the hook a job message names, from the live copy of the
