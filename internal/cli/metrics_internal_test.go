@@ -66,13 +66,25 @@ func TestReceiverReadiness(t *testing.T) {
 	<-done // with or without an error: its connection is closed
 }
 
-// A consumer whose info cannot be read is left out of the scrape, which
-// still serves everything else, and counts as a gathering error.
+// The consumer lag is the server's: 3 messages, 1 of them delivered and
+// not acknowledged. A consumer whose info cannot be read is left out of the
+// scrape, which still serves everything else, and counts as a gathering
+// error.
 func TestMetricsServeTheRestWhenAConsumerIsMissing(t *testing.T) {
 	t.Parallel()
 	s := jstest.StartProvisioned(t)
-	_, err := s.JS.CreateOrUpdateConsumer(t.Context(), jhjs.StreamJobs, jetstream.ConsumerConfig{Durable: "receiver-present"})
+	cons, err := s.JS.CreateOrUpdateConsumer(t.Context(), jhjs.StreamJobs, jetstream.ConsumerConfig{
+		Durable: "receiver-present", FilterSubject: "jobs.present", AckPolicy: jetstream.AckExplicitPolicy})
 	require.NoError(t, err)
+	for range 3 {
+		_, err := s.JS.Publish(t.Context(), "jobs.present", []byte("{}"))
+		require.NoError(t, err)
+	}
+	batch, err := cons.Fetch(1) // delivered, not acknowledged
+	require.NoError(t, err)
+	for range batch.Messages() {
+	}
+	require.NoError(t, batch.Error())
 	reg := newRegistry(s.JS, receiverConsumers([]string{"present", "missing"}))
 	srv := httptest.NewServer(metricsHandler(reg, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	t.Cleanup(srv.Close)
@@ -83,8 +95,8 @@ func TestMetricsServeTheRestWhenAConsumerIsMissing(t *testing.T) {
 	resp.Body.Close()
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Contains(t, string(body), `jobhooks_consumer_pending_messages{consumer="receiver-present",stream="JOBS"} 0`)
-	assert.Contains(t, string(body), `jobhooks_consumer_ack_pending_messages{consumer="receiver-present",stream="JOBS"} 0`)
+	assert.Contains(t, string(body), `jobhooks_consumer_pending_messages{consumer="receiver-present",stream="JOBS"} 2`)
+	assert.Contains(t, string(body), `jobhooks_consumer_ack_pending_messages{consumer="receiver-present",stream="JOBS"} 1`)
 	assert.NotContains(t, string(body), `receiver-missing`)
 	assert.Contains(t, string(body), "jobhooks_build_info{")
 
