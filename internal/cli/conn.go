@@ -2,12 +2,15 @@ package cli
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
 
 	jhjs "github.com/jobhooks/jobhooks/jetstream"
 )
@@ -45,35 +48,58 @@ func (s *jsSession) bucket(ctx context.Context, name string) (jetstream.KeyValue
 	return kv, nil
 }
 
-// subcommandFlags returns a flag set that reports errors to the caller instead
-// of exiting.
-func subcommandFlags(name string, usage string, stderr interface{ Write([]byte) (int, error) }) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: %s\n\nflags:\n", usage)
-		fs.PrintDefaults()
-	}
-	return fs
+// DefaultURL is the server every command but the router's run connects to
+// when neither --nats-url nor NATS_URL says otherwise: the router's
+// embedded server.
+const DefaultURL = "nats://127.0.0.1:4222"
+
+// adminTimeout bounds each inspection or editing subcommand.
+const adminTimeout = 30 * time.Second
+
+// inspectCmd is what the inspection subcommands share: the connection
+// flags, --json, and a bounded JetStream session.
+type inspectCmd struct {
+	name string // the connection name
+	conn jhjs.ConnOptions
+	json bool
+	out  io.Writer
+	warn io.Writer // warnings about what is shown
 }
 
-// parseInterspersed parses flags wherever they appear among the operands
-// (`hooks get NAME --json` as well as `hooks get --json NAME`), returning
-// the operands in order. "--" ends the flags.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var operands []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return operands, nil
-		}
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			return append(operands, rest...), nil
-		}
-		operands = append(operands, rest[0])
-		args = rest[1:]
+// newInspect returns an inspection subcommand's state; name is its NATS
+// connection name.
+func newInspect(name string) *inspectCmd {
+	return &inspectCmd{name: name, conn: jhjs.ConnOptions{URLs: []string{DefaultURL}}}
+}
+
+// flags registers the connection flags and --json on cmd.
+func (c *inspectCmd) flags(cmd *cobra.Command) {
+	connFlags(cmd.Flags(), &c.conn)
+	jsonFlag(cmd.Flags(), &c.json)
+}
+
+// do runs fn with a JetStream session, bounded in time.
+func (c *inspectCmd) do(cmd *cobra.Command, fn func(ctx context.Context, js jetstream.JetStream) error) error {
+	c.out, c.warn = cmd.OutOrStdout(), cmd.ErrOrStderr()
+	ctx, cancel := context.WithTimeout(cmd.Context(), adminTimeout)
+	defer cancel()
+	s, err := dialJetStream(ctx, c.conn, c.name, nil)
+	if err != nil {
+		return err
 	}
+	defer s.close()
+	return fn(ctx, s.js)
+}
+
+// optionalBucket opens a KV bucket; nil, without error, if it does not
+// exist yet (nothing to show).
+func optionalBucket(ctx context.Context, js jetstream.JetStream, name string) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, name)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open KV bucket %s: %w", name, err)
+	}
+	return kv, nil
 }

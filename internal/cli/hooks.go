@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,80 +11,131 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/jobhooks/jobhooks/events"
 	"github.com/jobhooks/jobhooks/hookconfig"
 	jhjs "github.com/jobhooks/jobhooks/jetstream"
 	"github.com/jobhooks/jobhooks/receiver"
+	"github.com/jobhooks/jobhooks/router"
 )
 
-const hooksUsage = `router hooks list | get NAME | put FILE|- | delete NAME | enable NAME | disable NAME [flags]`
+// hooksCmd runs the `router hooks` subcommands: validated management of
+// the job_hooks bucket.
+type hooksCmd struct {
+	conn     jhjs.ConnOptions
+	json     bool
+	revision uint64
+	store    *hookconfig.Store
+	out      io.Writer
+}
 
-// Hooks runs `router hooks ...`: validated management of the job_hooks
-// bucket. It returns the exit code.
-func Hooks(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := subcommandFlags("router hooks", hooksUsage, stderr)
-	var conn jhjs.ConnOptions
-	conn.RegisterFlags(fs)
-	asJSON := fs.Bool("json", false, "print JSON for scripts")
-	revision := fs.Uint64("revision", 0, "put/delete: only if the hook is still at this revision (from `hooks get`)")
-	operands, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
+func newHooksCmd() *cobra.Command {
+	verb := func(use, short, long, example string, args cobra.PositionalArgs, flags func(*hooksCmd, *pflag.FlagSet),
+		run func(ctx context.Context, h *hooksCmd, cmd *cobra.Command, args []string) error,
+	) *cobra.Command {
+		h := &hooksCmd{conn: jhjs.ConnOptions{URLs: []string{DefaultURL}}}
+		c := &cobra.Command{
+			Use: use, Short: short, Long: long, Example: example, Args: args,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				ctx, cancel := context.WithTimeout(cmd.Context(), adminTimeout)
+				defer cancel()
+				s, err := h.open(ctx, cmd)
+				if err != nil {
+					return err
+				}
+				defer s.close()
+				return run(ctx, h, cmd, args)
+			},
+		}
+		connFlags(c.Flags(), &h.conn)
+		jsonFlag(c.Flags(), &h.json)
+		if flags != nil {
+			flags(h, c.Flags())
+		}
+		return c
 	}
-	if err != nil {
-		return ExitUsage
+	revisionFlag := func(what string) func(*hooksCmd, *pflag.FlagSet) {
+		return func(h *hooksCmd, fs *pflag.FlagSet) {
+			fs.Uint64Var(&h.revision, "revision", 0, what+" only if the hook is still at this revision (as hooks get shows it); 0: whatever it is")
+		}
 	}
-	if len(operands) == 0 {
-		fs.Usage()
-		return ExitUsage
-	}
-	verb, operands := operands[0], operands[1:]
-	wantOperands := 1
-	if verb == "list" {
-		wantOperands = 0
-	}
-	if len(operands) != wantOperands {
-		fmt.Fprintf(stderr, "router hooks %s: want %d argument(s), got %d\nusage: %s\n", verb, wantOperands, len(operands), hooksUsage)
-		return ExitUsage
-	}
+	return group("hooks", "Manage job hooks (the job_hooks bucket)",
+		`Manage the job hooks in the job_hooks KV bucket: each hook sends the changes of some
+content types and actions to a job. Every write is validated (the hook file, its
+job's registration and params schema, conflicts with other hooks) and
+compare-and-set, so two operators cannot overwrite each other.
 
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := dialJetStream(ctx, conn, "jobhooks router hooks", log)
+Exit codes: 0 done, 1 connection or server error, 2 bad arguments, 3 no such hook,
+4 invalid hook (or its job is not registered or not enabled), 5 changed by someone
+else since the revision given, or in conflict with another hook.`,
+		`  router hooks list
+  router hooks put examples/serial-check.json
+  router hooks get serial-check --json > hook.json   # edit, then:
+  router hooks put hook.json                         # refused if changed meanwhile`,
+		verb("list", "List the hooks: job, enabled, events, content types, revision",
+			"List every hook in job_hooks, with its revision; a value that is not a valid hook is listed as INVALID with why.",
+			"  router hooks list\n  router hooks list --json", noArgs, nil,
+			func(ctx context.Context, h *hooksCmd, _ *cobra.Command, _ []string) error { return h.list(ctx) }),
+		verb("get NAME", "Show one hook (secret params as ***)",
+			`Show hook NAME and its revision. Params the job's schema marks secret are shown as
+"***"; put back unchanged, "***" keeps the stored value. --json prints what
+"hooks put" takes back (with its revision, for compare-and-set).`,
+			"  router hooks get serial-check\n  router hooks get serial-check --json > hook.json", exactArgs(1, "a hook name"), nil,
+			func(ctx context.Context, h *hooksCmd, _ *cobra.Command, args []string) error {
+				return h.get(ctx, args[0])
+			}),
+		verb("put FILE|-", "Create or replace a hook from a JSON file (- reads stdin)",
+			`Create the hook in FILE (JSON, see docs/hooks.md), or replace the hook of that name.
+The hook is validated, its job must be registered and enabled, and it must not
+conflict with another hook. A "revision" in the file (as "hooks get --json" prints
+it) or --revision makes the write compare-and-set: refused (exit 5) if the hook
+changed since.`,
+			"  router hooks put examples/serial-check.json\n  router hooks get serial-check --json | jq '.enabled=false' | router hooks put -",
+			exactArgs(1, "a hook file, or - for stdin"), revisionFlag("replace"),
+			func(ctx context.Context, h *hooksCmd, cmd *cobra.Command, args []string) error {
+				return h.put(ctx, args[0], cmd.InOrStdin(), h.revision)
+			}),
+		verb("delete NAME", "Delete a hook",
+			"Delete hook NAME; with --revision only if nobody changed it since.",
+			"  router hooks delete serial-check\n  router hooks delete serial-check --revision 4", exactArgs(1, "a hook name"), revisionFlag("delete"),
+			func(ctx context.Context, h *hooksCmd, _ *cobra.Command, args []string) error {
+				return h.delete(ctx, args[0], h.revision)
+			}),
+		verb("enable NAME", "Enable a hook",
+			"Enable hook NAME: the router routes matching changes to its job again.",
+			"  router hooks enable serial-check", exactArgs(1, "a hook name"), nil,
+			func(ctx context.Context, h *hooksCmd, _ *cobra.Command, args []string) error {
+				return h.setEnabled(ctx, args[0], true)
+			}),
+		verb("disable NAME", "Disable a hook (it stays, and routes nothing)",
+			"Disable hook NAME: it stays in job_hooks, and the router routes nothing to it until enabled.",
+			"  router hooks disable serial-check", exactArgs(1, "a hook name"), nil,
+			func(ctx context.Context, h *hooksCmd, _ *cobra.Command, args []string) error {
+				return h.setEnabled(ctx, args[0], false)
+			}),
+	)
+}
+
+// open connects and opens the hook store; the caller closes the session.
+func (h *hooksCmd) open(ctx context.Context, cmd *cobra.Command) (*jsSession, error) {
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := dialJetStream(ctx, h.conn, "jobhooks router hooks", log)
 	if err != nil {
-		return reportError(stderr, err)
+		return nil, err
 	}
-	defer s.close()
 	hooksKV, err := s.bucket(ctx, jhjs.BucketJobHooks)
-	if err != nil {
-		return reportError(stderr, err)
+	if err == nil {
+		var jobsKV jetstream.KeyValue
+		if jobsKV, err = s.bucket(ctx, jhjs.BucketJobs); err == nil {
+			h.store = hookconfig.NewStore(hooksKV, hookconfig.NewJobs(jobsKV))
+			h.out = cmd.OutOrStdout()
+			return s, nil
+		}
 	}
-	jobsKV, err := s.bucket(ctx, jhjs.BucketJobs)
-	if err != nil {
-		return reportError(stderr, err)
-	}
-	store := hookconfig.NewStore(hooksKV, hookconfig.NewJobs(jobsKV))
-	h := hooksCmd{store: store, out: stdout, json: *asJSON}
-
-	switch verb {
-	case "list":
-		err = h.list(ctx)
-	case "get":
-		err = h.get(ctx, operands[0])
-	case "put":
-		err = h.put(ctx, operands[0], stdin, *revision)
-	case "delete":
-		err = h.delete(ctx, operands[0], *revision)
-	case "enable", "disable":
-		err = h.setEnabled(ctx, operands[0], verb == "enable")
-	default:
-		fmt.Fprintf(stderr, "router hooks: unknown command %q\nusage: %s\n", verb, hooksUsage)
-		return ExitUsage
-	}
-	if err != nil {
-		return reportError(stderr, err)
-	}
-	return ExitOK
+	s.close()
+	return nil, err
 }
 
 // reportError prints err and returns the exit code that says what kind it is.
@@ -96,12 +146,12 @@ func reportError(stderr io.Writer, err error) int {
 
 func exitCodeFor(err error) int {
 	switch {
-	case errors.Is(err, ErrUsage), errors.Is(err, receiver.ErrOptions):
+	case errors.Is(err, ErrUsage), errors.Is(err, receiver.ErrOptions), errors.Is(err, jhjs.ErrConfig), errors.Is(err, jhjs.ErrConnOptions):
 		return ExitUsage
 	case errors.Is(err, hookconfig.ErrJobNotEnabled): // before not-found: it wraps ErrJobNotFound
 		return ExitInvalid
 	case errors.Is(err, hookconfig.ErrNotFound), errors.Is(err, hookconfig.ErrJobNotFound),
-		errors.Is(err, receiver.ErrResultNotFound), errors.Is(err, receiver.ErrDeadLetterNotFound):
+		errors.Is(err, receiver.ErrResultNotFound), errors.Is(err, receiver.ErrDeadLetterNotFound), errors.Is(err, router.ErrDeadLetterNotFound):
 		return ExitNotFound
 	case errors.Is(err, hookconfig.ErrRevisionMismatch), errors.Is(err, hookconfig.ErrConflict), errors.Is(err, hookconfig.ErrExists),
 		errors.Is(err, jetstream.ErrKeyRevisionMismatch):
@@ -111,12 +161,6 @@ func exitCodeFor(err error) int {
 	default:
 		return ExitError
 	}
-}
-
-type hooksCmd struct {
-	store *hookconfig.Store
-	out   io.Writer
-	json  bool
 }
 
 // hookView is a hook as `hooks get --json` prints it.
@@ -138,7 +182,7 @@ func redacted(hook *hookconfig.Hook) *hookconfig.Hook {
 	return c
 }
 
-func (h hooksCmd) list(ctx context.Context) error {
+func (h *hooksCmd) list(ctx context.Context) error {
 	entries, err := h.store.List(ctx)
 	if err != nil {
 		return err
@@ -168,7 +212,7 @@ func (h hooksCmd) list(ctx context.Context) error {
 	return Table(h.out, []string{"NAME", "JOB", "ENABLED", "EVENTS", "CONTENT TYPES", "REVISION", "STATUS"}, rows)
 }
 
-func (h hooksCmd) get(ctx context.Context, name string) error {
+func (h *hooksCmd) get(ctx context.Context, name string) error {
 	hook, rev, err := h.store.Get(ctx, name)
 	if err != nil {
 		return err
@@ -186,7 +230,7 @@ func (h hooksCmd) get(ctx context.Context, name string) error {
 	})
 }
 
-func (h hooksCmd) put(ctx context.Context, file string, stdin io.Reader, revision uint64) error {
+func (h *hooksCmd) put(ctx context.Context, file string, stdin io.Reader, revision uint64) error {
 	var data []byte
 	var err error
 	if file == "-" {
@@ -255,7 +299,7 @@ func splitRevision(data []byte) ([]byte, uint64, error) {
 	return out, rev, nil
 }
 
-func (h hooksCmd) delete(ctx context.Context, name string, revision uint64) error {
+func (h *hooksCmd) delete(ctx context.Context, name string, revision uint64) error {
 	if err := h.store.Delete(ctx, name, revision); err != nil {
 		return err
 	}
@@ -266,7 +310,7 @@ func (h hooksCmd) delete(ctx context.Context, name string, revision uint64) erro
 	return err
 }
 
-func (h hooksCmd) setEnabled(ctx context.Context, name string, enabled bool) error {
+func (h *hooksCmd) setEnabled(ctx context.Context, name string, enabled bool) error {
 	hook, rev, err := h.store.Modify(ctx, name, func(hook *hookconfig.Hook) error {
 		hook.Enabled = enabled
 		return nil
@@ -277,7 +321,7 @@ func (h hooksCmd) setEnabled(ctx context.Context, name string, enabled bool) err
 	return h.done(hook, rev, map[bool]string{true: "enabled", false: "disabled"}[enabled])
 }
 
-func (h hooksCmd) done(hook *hookconfig.Hook, rev uint64, verb string) error {
+func (h *hooksCmd) done(hook *hookconfig.Hook, rev uint64, verb string) error {
 	if h.json {
 		return JSON(h.out, newView(hook, rev))
 	}

@@ -67,9 +67,9 @@ func TestHooksCommands(t *testing.T) {
 		wantOut  string
 		wantErr  string
 	}{
-		{"no command", "", nil, cli.ExitUsage, "", "usage: router hooks list"},
-		{"unknown command", "", []string{"frobnicate", "x"}, cli.ExitUsage, "", `unknown command "frobnicate"`},
-		{"get needs a name", "", []string{"get"}, cli.ExitUsage, "", "want 1 argument(s), got 0"},
+		{"no command", "", nil, cli.ExitUsage, "", "router hooks: missing command: want one of delete, disable, enable, get, list, put"},
+		{"unknown command", "", []string{"frobnicate", "x"}, cli.ExitUsage, "", `unknown command "frobnicate" for "router hooks"`},
+		{"get needs a name", "", []string{"get"}, cli.ExitUsage, "", "want 1 argument(s) (a hook name), got 0"},
 		{"empty list", "", []string{"list"}, cli.ExitOK, "NAME  JOB  ENABLED", ""},
 		{"put creates", "", []string{"put", valid}, cli.ExitOK, "hook serial-check created (revision 1)", ""},
 		{"put again updates", "", []string{"put", valid}, cli.ExitOK, "hook serial-check updated (revision 2)", ""},

@@ -32,36 +32,18 @@ const consumerInfoTimeout = 2 * time.Second
 func newRegistry(js jetstream.JetStream, consumers []consumerRef) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	info, _ := debug.ReadBuildInfo()
-	version, revision := buildVersion(info)
+	b := buildOf(info)
 	reg.MustRegister( // a fresh registry and distinct collectors: cannot fail
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "jobhooks_build_info",
 			Help:        "Always 1: the version and VCS revision the binary was built from, and the Go version.",
-			ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": runtime.Version()},
+			ConstLabels: prometheus.Labels{"version": b.version, "revision": b.commit, "goversion": runtime.Version()},
 		}, func() float64 { return 1 }),
 		&consumerLag{js: js, consumers: consumers},
 	)
 	return reg
-}
-
-// buildVersion is the module version and VCS revision the toolchain
-// recorded: "(devel)" and "unknown" when it did not (go run, go test).
-func buildVersion(info *debug.BuildInfo) (version, revision string) {
-	version, revision = "(devel)", "unknown"
-	if info == nil {
-		return version, revision
-	}
-	if info.Main.Version != "" {
-		version = info.Main.Version
-	}
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" {
-			revision = s.Value
-		}
-	}
-	return version, revision
 }
 
 // metricsHandler serves reg. A collector that fails (a consumer whose

@@ -6,54 +6,82 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
 
 	"github.com/jobhooks/jobhooks/events"
 	jhjs "github.com/jobhooks/jobhooks/jetstream"
 	"github.com/jobhooks/jobhooks/receiver"
 )
 
-// results runs `receiver results list [--hook H] [--job J] [--status S] |
-// get KEY`.
-func (c *receiverCmd) results(ctx context.Context, args []string) int {
-	const usage = "receiver results list [--hook H] [--job J] [--status S] | get KEY [flags]"
+func newResultsCmd() *cobra.Command {
+	list := newInspect("jobhooks receiver results")
+	get := newInspect("jobhooks receiver results")
 	var f receiver.ResultFilter
-	fs := c.flags("receiver results", usage, true)
-	fs.StringVar(&f.Hook, "hook", "", "list: only this hook's results")
-	fs.StringVar(&f.Job, "job", "", "list: only this job's results")
-	fs.StringVar((*string)(&f.Status), "status", "", "list: only results with this status (running, completed, failed, errored, retrying)")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return c.parseExit(err)
+	listCmd := &cobra.Command{
+		Use:   "list [--hook H] [--job J] [--status S]",
+		Short: "List job results: status, attempts, job, when, and why a run failed",
+		Long: `List the job results in job_results, oldest first: one per job message (a hook's job
+for one change), with its status, attempts so far and, for a run that failed, why:
+the error of its latest attempt, or the failure the job logged.`,
+		Example: "  receiver results list\n  receiver results list --status failed --job webhook\n  receiver results list --hook serial-check --json",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch f.Status {
+			case "", receiver.StatusRunning, receiver.StatusCompleted, receiver.StatusFailed, receiver.StatusErrored, receiver.StatusRetrying:
+			default:
+				return usagef("unknown status %q: want running, completed, failed, errored or retrying", f.Status)
+			}
+			return list.do(cmd, func(ctx context.Context, js jetstream.JetStream) error { return list.listResults(ctx, js, f) })
+		},
 	}
-	if len(pos) == 0 {
-		return c.usageError(fs, "missing action: list or get")
+	list.flags(listCmd)
+	listCmd.Flags().StringVar(&f.Hook, "hook", "", "only this hook's results")
+	listCmd.Flags().StringVar(&f.Job, "job", "", "only this job's results")
+	listCmd.Flags().StringVar((*string)(&f.Status), "status", "", "only results with this status (running, completed, failed, errored, retrying)")
+	getCmd := &cobra.Command{
+		Use:   "get KEY",
+		Short: "Show one job result: status, attempts, error and the job's log",
+		Long: `Show the job result at KEY (<hook>.<change key>, as results list shows it; <hook>.<change
+id> works too when one source sent that id): its status, attempts, times, error and
+every log entry of every attempt. Exit code 3 when there is no such result.`,
+		Example: "  receiver results get serial-check.chg-0001\n  receiver results get serial-check.chg-0001 --json",
+		Args:    exactArgs(1, "a result key (<hook>.<id>, as results list shows)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return get.do(cmd, func(ctx context.Context, js jetstream.JetStream) error { return get.getResult(ctx, js, args[0]) })
+		},
 	}
-	switch f.Status {
-	case "", receiver.StatusRunning, receiver.StatusCompleted, receiver.StatusFailed, receiver.StatusErrored, receiver.StatusRetrying:
-	default:
-		return c.usageError(fs, "unknown status %q", f.Status)
-	}
-	switch action, rest := pos[0], pos[1:]; action {
-	case "list":
-		if len(rest) > 0 {
-			return c.usageError(fs, "unexpected argument %q", rest[0])
-		}
-		return c.admin(ctx, func(ctx context.Context, js jetstream.JetStream) error { return c.listResults(ctx, js, f) })
-	case "get":
-		if len(rest) != 1 {
-			return c.usageError(fs, "get takes one result key (<hook>.<id>, as results list shows)")
-		}
-		return c.admin(ctx, func(ctx context.Context, js jetstream.JetStream) error { return c.getResult(ctx, js, rest[0]) })
-	default:
-		return c.usageError(fs, "unknown action %q: want list or get", action)
-	}
+	get.flags(getCmd)
+	return group("results", "Show job results (the job_results bucket)",
+		`Show the job results the receivers record in the job_results bucket: one per job
+message, covering every attempt, with the job's log.
+
+Exit codes: 0 done, 1 connection or server error, 2 bad arguments, 3 no such
+result, 4 invalid hook name.`,
+		"  receiver results list --status failed\n  receiver results get serial-check.chg-0001",
+		listCmd, getCmd)
 }
 
-func (c *receiverCmd) listResults(ctx context.Context, js jetstream.JetStream, f receiver.ResultFilter) error {
-	kv, err := c.bucket(ctx, js, jhjs.BucketJobResults)
+// failure is why run r failed, for a table: the error of its latest
+// attempt, or else the last failure the job logged (a job that calls
+// Failure returns no error), or "-".
+func failure(r *receiver.Result) string {
+	if r.Error != "" {
+		return r.Error
+	}
+	if r.Status == receiver.StatusFailed || r.Status == receiver.StatusErrored || r.Status == receiver.StatusRetrying {
+		for i := len(r.Logs) - 1; i >= 0; i-- {
+			if l := r.Logs[i]; l.Level == receiver.LevelFailure {
+				return l.Message
+			}
+		}
+	}
+	return ""
+}
+
+func (c *inspectCmd) listResults(ctx context.Context, js jetstream.JetStream, f receiver.ResultFilter) error {
+	kv, err := optionalBucket(ctx, js, jhjs.BucketJobResults)
 	if err != nil {
 		return err
 	}
@@ -65,24 +93,24 @@ func (c *receiverCmd) listResults(ctx context.Context, js jetstream.JetStream, f
 			return invalid
 		}
 		if invalid != nil {
-			fmt.Fprintln(c.stderr, "warning:", invalid)
+			fmt.Fprintln(c.warn, "warning:", invalid)
 		}
 	}
 	if c.json {
 		if results == nil {
 			results = []*receiver.Result{}
 		}
-		return JSON(c.stdout, results)
+		return JSON(c.out, results)
 	}
 	rows := make([][]string, 0, len(results))
 	for _, r := range results {
-		rows = append(rows, []string{r.Key(), string(r.Status), strconv.Itoa(r.Attempts), r.Job, c.when(r.Created), c.cell(r.Error, 60)})
+		rows = append(rows, []string{r.Key(), string(r.Status), strconv.Itoa(r.Attempts), r.Job, when(r.Created), cell(failure(r), 120)})
 	}
-	return Table(c.stdout, []string{"KEY", "STATUS", "ATTEMPTS", "JOB", "CREATED", "ERROR"}, rows)
+	return Table(c.out, []string{"KEY", "STATUS", "ATTEMPTS", "JOB", "CREATED", "ERROR"}, rows)
 }
 
-func (c *receiverCmd) getResult(ctx context.Context, js jetstream.JetStream, key string) error {
-	kv, err := c.bucket(ctx, js, jhjs.BucketJobResults)
+func (c *inspectCmd) getResult(ctx context.Context, js jetstream.JetStream, key string) error {
+	kv, err := optionalBucket(ctx, js, jhjs.BucketJobResults)
 	if err != nil {
 		return err
 	}
@@ -94,28 +122,21 @@ func (c *receiverCmd) getResult(ctx context.Context, js jetstream.JetStream, key
 		return err
 	}
 	if c.json {
-		return JSON(c.stdout, r)
+		return JSON(c.out, r)
 	}
-	completed, errText := "-", r.Error
+	completed := "-"
 	if r.Completed != nil {
-		completed = c.when(*r.Completed)
+		completed = when(*r.Completed)
 	}
-	if errText == "" {
-		errText = "-"
-	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	for _, f := range [][2]string{
+	if err := fieldList(c.out, [][2]string{
 		{"key", r.Key()}, {"hook", r.Hook}, {"job", r.Job}, {"change id", r.ChangeID},
 		{"status", string(r.Status)}, {"attempts", strconv.Itoa(r.Attempts)},
-		{"created", c.when(r.Created)}, {"started", c.when(r.Started)}, {"completed", completed},
-		{"error", errText},
-	} {
-		fmt.Fprintf(tw, "%s:\t%s\n", f[0], f[1])
-	}
-	if err := tw.Flush(); err != nil {
+		{"created", when(r.Created)}, {"started", when(r.Started)}, {"completed", completed},
+		{"error", orDash(failure(r))},
+	}); err != nil {
 		return err
 	}
-	fmt.Fprintln(c.stdout, "\nlogs:")
+	fmt.Fprintln(c.out, "\nlogs:")
 	rows := make([][]string, 0, len(r.Logs))
 	for _, l := range r.Logs {
 		obj := "-"
@@ -125,9 +146,9 @@ func (c *receiverCmd) getResult(ctx context.Context, js jetstream.JetStream, key
 				obj += " (" + l.Object.Repr + ")"
 			}
 		}
-		rows = append(rows, []string{l.Time.Local().Format("15:04:05.000"), string(l.Level), obj, c.cell(l.Message, 200)})
+		rows = append(rows, []string{l.Time.Local().Format("15:04:05.000"), string(l.Level), obj, cell(l.Message, 200)})
 	}
-	return Table(c.stdout, []string{"TIME", "LEVEL", "OBJECT", "MESSAGE"}, rows)
+	return Table(c.out, []string{"TIME", "LEVEL", "OBJECT", "MESSAGE"}, rows)
 }
 
 // findResult reads the result at key, or, when there is none and key is

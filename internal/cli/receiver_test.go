@@ -125,12 +125,11 @@ func TestReceiverJobsCommands(t *testing.T) {
 	}{
 		{[]string{"jobs", "enable", "nope"}, cli.ExitNotFound, `job "nope" is not registered`},
 		{[]string{"jobs", "disable", "Bad.Name"}, cli.ExitInvalid, "invalid job name"},
-		{[]string{"jobs", "enable"}, cli.ExitUsage, "enable takes one job name"},
-		{[]string{"jobs", "frob"}, cli.ExitUsage, `unknown action "frob"`},
-		{[]string{"jobs"}, cli.ExitUsage, "missing action"},
-		{[]string{"jobs", "list", "--bogus"}, cli.ExitUsage, "flag provided but not defined"},
-		{[]string{"jobs", "list", "-h"}, cli.ExitOK, "usage: receiver jobs"},
-		{[]string{"frob"}, cli.ExitUsage, `unknown subcommand "frob"`},
+		{[]string{"jobs", "enable"}, cli.ExitUsage, "want 1 argument(s) (a job name), got 0"},
+		{[]string{"jobs", "frob"}, cli.ExitUsage, `unknown command "frob" for "receiver jobs"`},
+		{[]string{"jobs"}, cli.ExitUsage, "missing command: want one of disable, enable, list"},
+		{[]string{"jobs", "list", "--bogus"}, cli.ExitUsage, "unknown flag: --bogus"},
+		{[]string{"frob"}, cli.ExitUsage, `unknown command "frob" for "receiver"`},
 		{[]string{"--results", "some"}, cli.ExitUsage, `--results "some": want all or failures`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -282,8 +281,7 @@ func TestReceiverRunFlags(t *testing.T) {
 		{[]string{"--concurrency", "8", "--prefetch", "2"}, cli.ExitUsage, "prefetch must be at least the concurrency (8), got 2"},
 		{[]string{"--max-deliver", "2", "--backoff", "1s,2s,3s"}, cli.ExitUsage, "back-off has 3 delays but max deliver is 2"},
 		{[]string{"--backoff", "soon"}, cli.ExitUsage, "want durations like 1s,5s,30s"},
-		{[]string{"stray"}, cli.ExitUsage, `receiver: unknown subcommand "stray"`},
-		{[]string{"-h"}, cli.ExitOK, "usage: receiver [flags]"},
+		{[]string{"stray"}, cli.ExitUsage, `receiver: unknown command "stray" for "receiver"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			_, stderr, code := receiverCLI(t, s, tc.args...)

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,59 +14,82 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/jobhooks/jobhooks/ingest"
 	jhjs "github.com/jobhooks/jobhooks/jetstream"
 	"github.com/jobhooks/jobhooks/router"
 )
 
-const routerUsage = `router [flags]            run the router (--http ADDR: also NetBox, Nautobot and CloudEvents ingest)
-       router hooks ...          manage job hooks (router hooks -h)`
-
-// Router runs the router command: `router hooks ...` manages hooks, and
-// anything else runs the router until ctx ends. It returns the exit code.
+// Router runs the router command with args (the arguments after the
+// program name) and returns its exit code: without a subcommand it runs
+// the router until ctx ends; `router hooks ...` manages hooks and `router
+// deadletter ...` shows dead-lettered changes.
 func Router(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "hooks" {
-		return Hooks(ctx, args[1:], stdin, stdout, stderr)
+	return execute(ctx, newRouterCmd(), args, stdin, stdout, stderr)
+}
+
+// routerRun is what running the router takes from its flags.
+type routerRun struct {
+	conn      jhjs.ConnOptions
+	provision jhjs.Config
+	listen    string
+	dataDir   string
+	logLevel  slog.Level
+	http      httpFlags
+}
+
+func newRouterCmd() *cobra.Command {
+	r := routerRun{provision: jhjs.DefaultConfig()}
+	cmd := &cobra.Command{
+		Use:   "router [flags]",
+		Short: "Route NetBox/Nautobot object changes to jobs",
+		Long: `Run the router: consume the CHANGES stream, match each change against the hooks in
+the job_hooks bucket and publish one job message per matching hook to jobs.<job>.
+Invalid changes go to deadletter.changes (see "router deadletter list").
+
+With no NATS URL (--nats-url, NATS_URL) it starts an embedded JetStream server
+(--listen, --data-dir). It creates or updates the streams and buckets first, with
+the retention and replica flags. With --http ADDR it also serves the NetBox,
+Nautobot and CloudEvents ingest, /healthz and /readyz.
+
+It runs until SIGINT or SIGTERM and then exits 0; it exits 1 when it fails and 2
+on bad flags.`,
+		Example: `  router                                   # embedded server on 127.0.0.1:4222, data in ./data
+  router --nats-url nats://nats-1:4222 --replicas 3
+  router --http 127.0.0.1:8080 --ingest-secret-file ingest.secret`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return r.run(cmd.Context(), cmd.ErrOrStderr()) },
 	}
-	fs := subcommandFlags("router", routerUsage, stderr)
-	var conn jhjs.ConnOptions
-	conn.RegisterFlags(fs)
+	r.flags(cmd.Flags())
+	cmd.AddCommand(newHooksCmd(), newRouterDeadLetterCmd())
+	return cmd
+}
+
+// flags registers the router's flags, a group at a time.
+func (r *routerRun) flags(fs *pflag.FlagSet) {
+	connFlags(fs, &r.conn)
 	fs.Lookup("nats-url").Usage = "NATS server URL(s), comma-separated (env " + jhjs.EnvURL + "); none: start an embedded JetStream server (--listen, --data-dir)"
-	provision := jhjs.DefaultConfig()
-	provision.RegisterFlags(fs)
-	listen := fs.String("listen", jhjs.DefaultListen, "embedded server: address to listen on (used when no NATS URL is given)")
-	dataDir := fs.String("data-dir", jhjs.DefaultDataDir, "embedded server: JetStream store directory")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	var httpf httpFlags
-	httpf.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "router: unexpected argument %q\nusage: %s\n", fs.Arg(0), routerUsage)
-		return ExitUsage
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "router: --log-level: %v\n", err)
-		return ExitUsage
-	}
-	ingestOpts, err := httpf.ingestOptions(os.Getenv)
+	fs.StringVar(&r.listen, "listen", jhjs.DefaultListen, "embedded server: address to listen on (used when no NATS URL is given)")
+	fs.StringVar(&r.dataDir, "data-dir", jhjs.DefaultDataDir, "embedded server: JetStream store directory")
+	goFlags(fs, r.provision.RegisterFlags)
+	goFlags(fs, r.http.register)
+	logLevelFlag(fs, &r.logLevel)
+}
+
+func (r *routerRun) run(ctx context.Context, stderr io.Writer) error {
+	ingestOpts, err := r.http.ingestOptions(os.Getenv)
 	if err != nil {
-		fmt.Fprintf(stderr, "router: %v\n", err)
-		return ExitUsage
+		return usageError{err}
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: r.logLevel}))
 	ingestOpts.Logger = log
-	if err := runRouter(ctx, log, conn, provision, *listen, *dataDir, httpf.addr, ingestOpts); err != nil {
+	if err := runRouter(ctx, log, r.conn, r.provision, r.listen, r.dataDir, r.http.addr, ingestOpts); err != nil {
 		log.Error("router stopped", "error", err)
-		return ExitError
+		return errLogged{err}
 	}
-	return ExitOK
+	return nil
 }
 
 func runRouter(ctx context.Context, log *slog.Logger, conn jhjs.ConnOptions, provision jhjs.Config, listen, dataDir, httpAddr string, ingestOpts ingest.Options) error {

@@ -78,11 +78,16 @@ func TestRouterUsageErrors(t *testing.T) {
 func TestRouterDefaults(t *testing.T) {
 	var out, log bytes.Buffer
 	require.Equal(t, cli.ExitOK, cli.Router(context.Background(), []string{"-h"}, strings.NewReader(""), &out, &log))
-	for _, want := range []string{`(default "127.0.0.1:4222")`, `(default "./data")`,
-		"-changes-max-age value\n    \thow long the CHANGES stream keeps changes (default 7d)",
-		"-jobs-max-age value\n    \thow long the JOBS stream keeps job messages (default 7d)",
-		"-deadletter-max-age value\n    \thow long the DEADLETTER stream keeps dead letters (default 30d)",
-		"(default 1)"} {
-		require.Contains(t, log.String(), want)
+	for _, want := range []string{
+		`--listen string\s+embedded server: address to listen on \(used when no NATS URL is given\) \(default "127.0.0.1:4222"\)`,
+		`--data-dir string\s+embedded server: JetStream store directory \(default "./data"\)`,
+		`--changes-max-age age\s+how long the CHANGES stream keeps changes \(default 7d\)`,
+		`--jobs-max-age age\s+how long the JOBS stream keeps job messages \(default 7d\)`,
+		`--deadletter-max-age age\s+how long the DEADLETTER stream keeps dead letters \(default 30d\)`,
+		`--results-max-age age\s+how long the job_results bucket keeps job results \(default 30d\)`,
+		`--replicas int\s+replicas of every stream and bucket \(1 to 5; 3 on a cluster\) \(default 1\)`,
+	} {
+		require.Regexp(t, want, out.String())
 	}
+	require.Empty(t, log.String(), "help asked for goes to stdout")
 }
