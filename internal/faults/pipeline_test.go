@@ -197,27 +197,33 @@ func eventually(t *testing.T, within, tick time.Duration, what string, cond func
 }
 
 // runs counts the attempts that ran (not just delivered): the receiver logs
-// "Running job J (attempt N of M)" at the start of each.
-func runs(r *receiver.Result) int {
-	n := 0
+// "Running job J (attempt N of M)" at the start of each. again says whether
+// one attempt number ran twice, which the contract rules out: a delivery
+// after the record is final is settled without running, and one that runs
+// is a later attempt than the record counts ("never attempt 1 again").
+func runs(r *receiver.Result) (n int, again bool) {
+	seen := map[string]bool{}
 	for _, e := range r.Logs {
 		if strings.HasPrefix(e.Message, "Running job ") {
 			n++
+			again = again || seen[e.Message]
+			seen[e.Message] = true
 		}
 	}
-	return n
+	return n, again
 }
 
 // tally is what a run produced, counted once it has settled.
 type tally struct {
-	changes    uint64         // messages in CHANGES
-	jobMsgs    map[string]int // job → messages in JOBS
-	jobChanges map[string]int // job → distinct changes in JOBS
-	results    map[string]int // hook → records
-	completed  map[string]int // hook → completed records
-	repeated   map[string]int // hook → records whose job ran more than once
-	extraRuns  map[string]int // hook → runs beyond one per record
-	attempts   map[int]int    // attempts → records
+	changes     uint64         // messages in CHANGES
+	jobMsgs     map[string]int // job → messages in JOBS
+	jobChanges  map[string]int // job → distinct changes in JOBS
+	results     map[string]int // hook → records
+	completed   map[string]int // hook → completed records
+	repeated    map[string]int // hook → records whose job ran more than once
+	extraRuns   map[string]int // hook → runs beyond one per record
+	sameAttempt map[string]int // hook → records with one attempt run twice
+	attempts    map[int]int    // attempts → records
 }
 
 func (tl tally) String() string {
@@ -230,8 +236,8 @@ func (tl tally) String() string {
 	sort.Strings(jobs)
 	for _, j := range jobs {
 		h := hookName(j)
-		fmt.Fprintf(&b, "; job %s: JOBS %d messages (%d changes), results %d (%d completed), %d ran again (%d extra runs)",
-			j, tl.jobMsgs[j], tl.jobChanges[j], tl.results[h], tl.completed[h], tl.repeated[h], tl.extraRuns[h])
+		fmt.Fprintf(&b, "; job %s: JOBS %d messages (%d changes), results %d (%d completed), %d ran again (%d extra runs, %d as the same attempt)",
+			j, tl.jobMsgs[j], tl.jobChanges[j], tl.results[h], tl.completed[h], tl.repeated[h], tl.extraRuns[h], tl.sameAttempt[h])
 	}
 	fmt.Fprintf(&b, "; attempts→records %v", tl.attempts)
 	return b.String()
@@ -242,7 +248,8 @@ func count(t *testing.T, js jetstream.JetStream, jobs ...string) tally {
 	t.Helper()
 	ctx := t.Context()
 	tl := tally{jobMsgs: map[string]int{}, jobChanges: map[string]int{}, results: map[string]int{},
-		completed: map[string]int{}, repeated: map[string]int{}, extraRuns: map[string]int{}, attempts: map[int]int{}}
+		completed: map[string]int{}, repeated: map[string]int{}, extraRuns: map[string]int{}, sameAttempt: map[string]int{},
+		attempts: map[int]int{}}
 	var ok bool
 	tl.changes, ok = streamMsgs(ctx, js, jhjs.StreamChanges)
 	require.True(t, ok)
@@ -262,10 +269,14 @@ func count(t *testing.T, js jetstream.JetStream, jobs ...string) tally {
 		if r.Status == receiver.StatusCompleted {
 			tl.completed[r.Hook]++
 		}
-		if n := runs(r); n > 1 {
-			if tl.repeated[r.Hook] == 0 {
-				t.Logf("DEBUG %s attempts %d created %s logs %+v", r.Key(), r.Attempts, r.Created, r.Logs)
+		n, again := runs(r)
+		if again {
+			if tl.sameAttempt[r.Hook] == 0 {
+				t.Logf("%s ran one attempt twice: %+v", r.Key(), r.Logs)
 			}
+			tl.sameAttempt[r.Hook]++
+		}
+		if n > 1 {
 			tl.repeated[r.Hook]++
 			tl.extraRuns[r.Hook] += n - 1
 		}
@@ -308,6 +319,7 @@ func assertExactlyOnce(t *testing.T, tl tally, n, maxRepeats int, jobs ...string
 		assert.Equal(t, n, tl.jobMsgs[job], "no change stored twice for job %s (Nats-Msg-Id de-duplication)", job)
 		assert.Equal(t, n, tl.results[h], "one result per change for hook %s", h)
 		assert.Equal(t, n, tl.completed[h], "every result of hook %s completed", h)
+		assert.Zero(t, tl.sameAttempt[h], "no attempt of hook %s ran twice (a delivery after its final record is settled without running)", h)
 		assert.LessOrEqual(t, tl.extraRuns[h], maxRepeats,
 			"job %s ran again only for messages in flight when a fault hit", job)
 	}
