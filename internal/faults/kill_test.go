@@ -39,6 +39,7 @@ func TestKillRouterAndReceiver(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the router and receiver binaries")
 	}
+	t.Parallel() // mostly waiting out the router's ack wait
 	const maxAckPending = 64
 	n := sized(3000, 10000)
 	kills := sized(3, 10) // of the router, and of the receivers

@@ -32,6 +32,7 @@ func TestServerRestart(t *testing.T) {
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		t.Run(map[syscall.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGKILL: "SIGKILL"}[sig], func(t *testing.T) {
+			t.Parallel() // mostly waiting out the router's ack wait
 			testServerRestart(t, sig)
 		})
 	}
