@@ -29,10 +29,10 @@ var longFlag = flag.Bool("long", false, "run the long variants: 10,000 changes, 
 // long reports whether the long variants run.
 func long() bool { return *longFlag || os.Getenv("JOBHOOKS_LONG") == "1" }
 
-// sized returns short, or long in the long variants.
-func sized[T any](short, long_ T) T {
+// sized returns short, or full in the long variants.
+func sized[T any](short, full T) T {
 	if long() {
-		return long_
+		return full
 	}
 	return short
 }
