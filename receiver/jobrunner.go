@@ -483,6 +483,9 @@ func (j *jobRunner) dispatch(p *puller, msg jetstream.Msg) {
 	j.beats.add(msg)
 	d.meta, d.err = msg.Metadata()
 	if d.err == nil {
+		ctx, cancel := context.WithTimeout(j.fetchCtx, fetchWait)
+		p.since = p.since.current(ctx, j.js)
+		cancel()
 		d.fresh = p.since.fresh(msg, d.meta)
 	}
 	d.key = orderKey(msg.Headers(), msg.Data())
