@@ -181,7 +181,7 @@ func (h *Handler) readSigned(w http.ResponseWriter, r *http.Request) ([]byte, bo
 func (h *Handler) publish(w http.ResponseWriter, r *http.Request, msg *nats.Msg, id string) {
 	nc := h.js.Conn()
 	if !nc.IsConnected() {
-		h.unavailable(w, r, id, errors.New("not connected to NATS"))
+		h.unavailable(w, r, id, msg.Subject, errors.New("not connected to NATS"))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.PublishTimeout)
@@ -189,10 +189,11 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request, msg *nats.Msg,
 	ack, err := h.js.PublishMsg(ctx, msg)
 	switch {
 	case errors.Is(err, nats.ErrMaxPayload):
-		h.refuse(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("the change is over the NATS server's max payload (%d bytes)", nc.MaxPayload()))
+		h.refuse(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("the change is over the NATS server's max payload (%d bytes)", nc.MaxPayload()),
+			"change_id", id, "subject", msg.Subject)
 		return
 	case err != nil:
-		h.unavailable(w, r, id, err)
+		h.unavailable(w, r, id, msg.Subject, err)
 		return
 	}
 	h.log.Debug("change stored", "path", r.URL.Path, "change_id", id, "subject", msg.Subject, "stream_seq", ack.Sequence, "duplicate", ack.Duplicate)
@@ -202,14 +203,14 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request, msg *nats.Msg,
 // unavailable answers 503: JetStream did not confirm the change. The sender
 // should retry; the change id makes a retry of a change that was in fact
 // stored a duplicate.
-func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, id string, err error) {
-	h.log.Warn("ingest: change not stored", "path", r.URL.Path, "change_id", id, "error", err)
+func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, id, subject string, err error) {
+	h.log.Warn("ingest: change not stored", "path", r.URL.Path, "change_id", id, "subject", subject, "error", err)
 	w.Header().Set("Retry-After", "5")
 	writeError(w, http.StatusServiceUnavailable, "JetStream did not store the change: "+err.Error()+"; retry later")
 }
 
-// refuse answers a 4xx with its reason.
-func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
-	h.log.Info("ingest: request refused", "path", r.URL.Path, "status", status, "remote", r.RemoteAddr, "reason", reason)
+// refuse answers a 4xx with its reason; attrs say which change, once known.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, reason string, attrs ...any) {
+	h.log.Info("ingest: request refused", append([]any{"path", r.URL.Path, "status", status, "remote", r.RemoteAddr, "reason", reason}, attrs...)...)
 	writeError(w, status, reason)
 }

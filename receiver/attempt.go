@@ -106,7 +106,7 @@ func (j *jobRunner) attempt(d *delivery, endRun func()) {
 	final := n >= maxAttempts
 
 	change := &Change{Change: jm.Change, ID: jm.ID(), Key: jm.Key(), Hook: jm.Hook, Context: jm.Context, Event: jm.Event}
-	logger := j.logger.With("hook", jm.Hook, "change_id", change.ID, "attempt", n)
+	logger := j.logger.With(changeAttrs(jm, "attempt", n)...)
 	job := &Job{name: j.name, attempt: n, maxAttempts: maxAttempts, change: change, logger: logger, publisher: j.publisher}
 
 	res := &Result{
@@ -115,6 +115,7 @@ func (j *jobRunner) attempt(d *delivery, endRun func()) {
 	}
 	var add []LogEntry // this attempt's entries not yet stored
 	var o outcome
+	var ran time.Duration // how long the job ran, for the metrics
 	if stranded {
 		o = outcome{abandoned: true, err: fmt.Errorf("attempt %d of %d never finished (its receiver stopped without settling it, or could not store its result)", n, maxAttempts)}
 	} else {
@@ -139,6 +140,7 @@ func (j *jobRunner) attempt(d *delivery, endRun func()) {
 					add = nil
 				}
 			})
+			ran = time.Since(res.Started)
 		}
 	}
 
@@ -199,6 +201,7 @@ func (j *jobRunner) attempt(d *delivery, endRun func()) {
 	ctx, cancel = j.settleContext() // the first may have expired while the job ran
 	defer cancel()
 	var err error
+	settled := res.Status.Final()                           // for good: not to be attempted again
 	if j.records(n, rec) || res.Status != StatusCompleted { // results "failures": a first attempt that completed leaves none
 		err = j.storeResult(ctx, rec, res, add)
 	}
@@ -217,6 +220,7 @@ func (j *jobRunner) attempt(d *delivery, endRun func()) {
 			logger.Error("cannot record the job's result; releasing the message for another attempt", "error", err,
 				"status", res.Status, "retry_in", delay)
 			settle = func() error { return d.msg.NakWithDelay(delay) }
+			settled = false
 		default:
 			logger.Error("cannot record the job's result, on the message's last delivery: settling it without", "error", err,
 				"status", res.Status, "stream_seq", d.meta.Sequence.Stream)
@@ -234,6 +238,7 @@ func (j *jobRunner) attempt(d *delivery, endRun func()) {
 	default:
 		logger.Error("job "+string(res.Status), append(args, "error", res.Error)...)
 	}
+	j.metrics.attempted(res.Status, ran, settled) // after the log line: tests wait for the count, then read it
 }
 
 // hook returns the hook a job message names, from the live copy of the
@@ -366,15 +371,17 @@ func (j *jobRunner) settleContext() (context.Context, context.CancelFunc) {
 // reject dead-letters a message that is not a valid job message: running
 // it again cannot help.
 func (j *jobRunner) reject(d *delivery) {
-	j.logger.Error("dead-lettering an invalid job message", "error", d.err, "subject", d.msg.Subject())
+	// What the message says of its change, unchecked: enough to find it.
+	h := d.msg.Headers()
+	j.logger.Error("dead-lettering an invalid job message", "error", d.err, "change_id", events.HeaderValue(h, events.HeaderPrefix+"id"),
+		"hook", events.HeaderValue(h, events.HeaderHook), "job_subject", d.msg.Subject(), "stream_seq", d.seqOrZero())
 	j.deadLetterNow(d, "invalid job message: "+d.err.Error())
 }
 
 // refuse dead-letters a valid job message the job must not run (why says
 // why), without running it or writing a result: no retry can change it.
 func (j *jobRunner) refuse(d *delivery, why string) {
-	j.logger.Error("dead-lettering a job message the job must not run", "error", why,
-		"hook", d.jm.Hook, "change_id", d.jm.ID(), "stream_seq", d.meta.Sequence.Stream)
+	j.logger.Error("dead-lettering a job message the job must not run", changeAttrs(d.jm, "error", why, "stream_seq", d.meta.Sequence.Stream)...)
 	j.deadLetterNow(d, why)
 }
 
@@ -382,12 +389,12 @@ func (j *jobRunner) refuse(d *delivery, why string) {
 // letter cannot be stored, d comes back after the back-off to try again.
 func (j *jobRunner) deadLetterNow(d *delivery, reason string) {
 	if err := j.deadLetter(d, reason); err != nil {
-		j.logger.Error("cannot dead-letter a job message; retrying later", "error", err)
+		j.logger.Error("cannot dead-letter a job message; retrying later", changeAttrs(d.jm, "error", err, "stream_seq", d.seqOrZero())...)
 		_ = d.msg.NakWithDelay(j.opts.Consumer.RetryDelay(uint64(d.attempts())))
 		return
 	}
 	if err := d.msg.Term(); err != nil {
-		j.logger.Warn("cannot terminate a dead-lettered message", "error", err)
+		j.logger.Warn("cannot terminate a dead-lettered message", changeAttrs(d.jm, "error", err, "stream_seq", d.seqOrZero())...)
 	}
 }
 
@@ -399,12 +406,12 @@ func (j *jobRunner) deadLetterNow(d *delivery, reason string) {
 func (j *jobRunner) release(d *delivery, why string) {
 	if d.attempts() < j.opts.Consumer.MaxDeliver {
 		if err := d.msg.Nak(); err != nil {
-			j.logger.Warn("cannot release a job message; the server will redeliver it", "error", err)
+			j.logger.Warn("cannot release a job message; the server will redeliver it", changeAttrs(d.jm, "error", err, "stream_seq", d.seqOrZero())...)
 		}
 		return
 	}
 	if err := j.deadLetter(d, why+" on its last delivery; replay it to run it"); err != nil {
-		j.logger.Error("cannot dead-letter a job message on its last delivery", "error", err, "stream_seq", d.meta.Sequence.Stream)
+		j.logger.Error("cannot dead-letter a job message on its last delivery", changeAttrs(d.jm, "error", err, "stream_seq", d.seqOrZero())...)
 		return
 	}
 	_ = d.msg.Term()
@@ -425,10 +432,14 @@ func (j *jobRunner) deadLetter(d *delivery, reason string) error {
 	}
 	ctx, cancel := j.settleContext()
 	defer cancel()
-	return settleWithRetries(ctx, func() error {
+	err = settleWithRetries(ctx, func() error {
 		_, err := j.js.PublishMsg(ctx, m)
 		return err
 	})
+	if err == nil {
+		j.metrics.deadLettered()
+	}
+	return err
 }
 
 // storeResult writes a result record (see record.store), trying a few
@@ -445,15 +456,15 @@ func (j *jobRunner) storeResult(ctx context.Context, rec *record, res *Result, a
 func (j *jobRunner) retryLater(d *delivery, why string, err error) {
 	if d.attempts() < j.consumerCfg.MaxDeliver {
 		delay := j.opts.Consumer.RetryDelay(uint64(d.attempts()))
-		j.logger.Error(why+"; releasing the message to try again", "error", err, "hook", d.jm.Hook,
-			"change_id", d.jm.ID(), "stream_seq", d.meta.Sequence.Stream, "retry_in", delay)
+		j.logger.Error(why+"; releasing the message to try again", changeAttrs(d.jm, "error", err,
+			"stream_seq", d.meta.Sequence.Stream, "retry_in", delay)...)
 		if err := d.msg.NakWithDelay(delay); err != nil {
-			j.logger.Warn("cannot release a job message; the server will redeliver it", "error", err)
+			j.logger.Warn("cannot release a job message; the server will redeliver it", changeAttrs(d.jm, "error", err)...)
 		}
 		return
 	}
-	j.logger.Error(why+" on the message's last delivery; dead-lettering it", "error", err, "hook", d.jm.Hook,
-		"change_id", d.jm.ID(), "stream_seq", d.meta.Sequence.Stream)
+	j.logger.Error(why+" on the message's last delivery; dead-lettering it", changeAttrs(d.jm, "error", err,
+		"stream_seq", d.meta.Sequence.Stream)...)
 	j.deadLetterNow(d, fmt.Sprintf("%s (%v) on its last delivery; replay it to run it", why, err))
 }
 
@@ -462,7 +473,7 @@ func (j *jobRunner) retryLater(d *delivery, why string, err error) {
 // delivered it again. It does not run again.
 func (j *jobRunner) settleAgain(d *delivery, prev *Result) {
 	j.logger.Info("job message delivered again after it was settled: its result is final; settling it again without running it",
-		"hook", d.jm.Hook, "change_id", d.jm.ID(), "status", prev.Status, "attempts", prev.Attempts, "stream_seq", d.meta.Sequence.Stream)
+		changeAttrs(d.jm, "status", prev.Status, "attempts", prev.Attempts, "stream_seq", d.meta.Sequence.Stream)...)
 	if prev.Status != StatusCompleted && prev.Error != "" {
 		// Given up after an error: dead-lettered then, or the dead letter
 		// could not be stored and the message stayed for this redelivery.
@@ -476,8 +487,27 @@ func (j *jobRunner) settleAgain(d *delivery, prev *Result) {
 		settle = d.msg.Ack
 	}
 	if err := settle(); err != nil {
-		j.logger.Warn("cannot settle the job message; the server will redeliver it", "error", err)
+		j.logger.Warn("cannot settle the job message; the server will redeliver it", changeAttrs(d.jm, "error", err)...)
 	}
+}
+
+// changeAttrs are the log attributes of the change jm carries (change_id,
+// subject: the change's, hook), then more; the runner's logger adds job.
+// A message that is not a valid job message (jm nil) has none.
+func changeAttrs(jm *events.JobMessage, more ...any) []any {
+	if jm == nil {
+		return more
+	}
+	subject, _ := events.ChangeSubject(jm.Change.ContentType, jm.Change.Action)
+	return append([]any{"change_id", jm.ID(), "subject", subject, "hook", jm.Hook}, more...)
+}
+
+// seqOrZero is d's JOBS sequence; 0 when its metadata is unreadable.
+func (d *delivery) seqOrZero() uint64 {
+	if d.meta == nil {
+		return 0
+	}
+	return d.meta.Sequence.Stream
 }
 
 // settleWithRetries runs a settling write up to settleTries times, with a

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobhooks/jobhooks/events"
@@ -26,11 +27,13 @@ import (
 // results modes.
 func BenchmarkRunner(b *testing.B) {
 	for _, mode := range []receiver.ResultsMode{receiver.ResultsAll, receiver.ResultsFailures} {
-		b.Run("results="+string(mode), func(b *testing.B) { benchRunner(b, mode) })
+		b.Run("results="+string(mode), func(b *testing.B) { benchRunner(b, mode, nil) })
 	}
+	// What the metrics cost.
+	b.Run("results=failures,metrics", func(b *testing.B) { benchRunner(b, receiver.ResultsFailures, prometheus.NewRegistry()) })
 }
 
-func benchRunner(b *testing.B, mode receiver.ResultsMode) {
+func benchRunner(b *testing.B, mode receiver.ResultsMode, reg prometheus.Registerer) {
 	s := jstest.StartProvisioned(b)
 	ctx := b.Context()
 	hook, err := json.Marshal(map[string]any{"name": "h", "content_types": []string{"dcim.device"}, "job": "noop",
@@ -40,8 +43,8 @@ func benchRunner(b *testing.B, mode receiver.ResultsMode) {
 	require.NoError(b, err)
 	var ran atomic.Int64
 	done := make(chan struct{})
-	reg := receiver.NewRegistry()
-	reg.HandleFunc("noop", receiver.JobInfo{},
+	jobs := receiver.NewRegistry()
+	jobs.HandleFunc("noop", receiver.JobInfo{},
 		func(context.Context, *receiver.Job, *receiver.Change, events.Action, map[string]any) error {
 			if ran.Add(1) == int64(b.N) {
 				close(done)
@@ -49,7 +52,7 @@ func benchRunner(b *testing.B, mode receiver.ResultsMode) {
 			return nil
 		})
 	runCtx, cancel := context.WithCancel(ctx)
-	r := receiver.NewRunner(s.JS, reg, receiver.Options{EnableNew: true, Results: mode,
+	r := receiver.NewRunner(s.JS, jobs, receiver.Options{EnableNew: true, Results: mode, Registerer: reg,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	stopped := make(chan error, 1)
 	go func() { stopped <- r.Run(runCtx) }()

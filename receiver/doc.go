@@ -60,4 +60,8 @@
 //
 // Results reads job results and DeadLetters lists and replays dead letters;
 // the receiver command's subcommands are built on them.
+//
+// Metrics: given a prometheus.Registerer in Options, the runner counts
+// jobs and attempts per job and status, dead letters, and attempt
+// durations (docs/metrics.md).
 package receiver

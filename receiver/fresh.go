@@ -26,24 +26,54 @@ const recordSkew = time.Second
 // stored after it was created. A consumer created after a message (deleted
 // and created again: it delivers all of JOBS again) may deliver what an
 // earlier one ran already; then the record says whether it is settled.
+//
+// A server that restarts may also have lost its record of deliveries (a
+// kill before it stored them) and deliver again, as first deliveries,
+// messages that ran already: so since holds for one connection life, and
+// after a reconnect it is taken again (current).
 type since struct {
-	seq  uint64    // stream sequences after this, when known
-	time time.Time // else stream timestamps after this
+	seq        uint64    // stream sequences after this, when known
+	time       time.Time // else stream timestamps after this
+	reconnects uint64    // the connection's reconnects when it was taken
 }
 
 // consumerSince returns the since of cons; created: the caller has just
 // created it, and the stream's last sequence now bounds what it may have
 // had before.
 func consumerSince(ctx context.Context, js jetstream.JetStream, cons jetstream.Consumer, created bool) since {
+	reconnects := js.Conn().Stats().Reconnects
 	if created {
-		if stream, err := js.Stream(ctx, jhjs.StreamJobs); err == nil {
-			return since{seq: stream.CachedInfo().State.LastSeq}
+		if s, ok := streamSince(ctx, js, reconnects); ok {
+			return s
 		}
 	}
 	if info := cons.CachedInfo(); info != nil {
-		return since{time: info.Created.Add(recordSkew)}
+		return since{time: info.Created.Add(recordSkew), reconnects: reconnects}
 	}
-	return since{seq: ^uint64(0)} // nothing is surely new
+	return since{seq: ^uint64(0), reconnects: reconnects} // nothing is surely new
+}
+
+// streamSince says that messages stored after now are surely new.
+func streamSince(ctx context.Context, js jetstream.JetStream, reconnects uint64) (since, bool) {
+	stream, err := js.Stream(ctx, jhjs.StreamJobs)
+	if err != nil {
+		return since{}, false
+	}
+	return since{seq: stream.CachedInfo().State.LastSeq, reconnects: reconnects}, true
+}
+
+// current returns s while the connection has not reconnected since s was
+// taken; after a reconnect, only messages stored from then on are surely
+// new (until JOBS answers, none is).
+func (s since) current(ctx context.Context, js jetstream.JetStream) since {
+	reconnects := js.Conn().Stats().Reconnects
+	if reconnects == s.reconnects {
+		return s
+	}
+	if now, ok := streamSince(ctx, js, reconnects); ok {
+		return now
+	}
+	return since{seq: ^uint64(0), reconnects: s.reconnects} // try again with the next message
 }
 
 // fresh reports whether msg surely has no result record: its first

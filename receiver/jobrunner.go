@@ -39,6 +39,7 @@ type jobRunnerConfig struct {
 	results     *Results
 	publisher   *events.Publisher
 	logger      *slog.Logger
+	metrics     *jobMetrics // nil: no metrics
 }
 
 // jobRunner runs one job: it follows the job's enabled flag, pulls its
@@ -482,6 +483,9 @@ func (j *jobRunner) dispatch(p *puller, msg jetstream.Msg) {
 	j.beats.add(msg)
 	d.meta, d.err = msg.Metadata()
 	if d.err == nil {
+		ctx, cancel := context.WithTimeout(j.fetchCtx, fetchWait)
+		p.since = p.since.current(ctx, j.js)
+		cancel()
 		d.fresh = p.since.fresh(msg, d.meta)
 	}
 	d.key = orderKey(msg.Headers(), msg.Data())

@@ -190,10 +190,21 @@ const maxConflicts = 5
 // yet stored), trimmed to fit (see encodeResult). On a conflict it reads
 // the record again and writes on top of it. Once stored, what it wrote is
 // the record's.
+//
+// An attempt overtaken by a later attempt of the same message (its
+// receiver was paused past the ack wait, and the message was redelivered
+// meanwhile) adds its log entries but leaves the record's status and
+// attempts to the later one: a stale attempt never turns a final record
+// back, nor counts fewer attempts than ran.
 func (rc *record) store(ctx context.Context, r *Result, add []LogEntry) error {
 	for conflicts := 0; ; conflicts++ {
-		r.Logs = append(slices.Clip(rc.logs), add...)
-		data, kept, err := encodeResult(r, rc.rs.recordLimit())
+		w := r
+		if p := rc.prev; p != nil && p.Created.Equal(r.Created) && p.Attempts > r.Attempts {
+			later := *p
+			w = &later
+		}
+		w.Logs = append(slices.Clip(rc.logs), add...)
+		data, kept, err := encodeResult(w, rc.rs.recordLimit())
 		if err != nil {
 			return err
 		}

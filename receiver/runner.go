@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jobhooks/jobhooks/events"
 	"github.com/jobhooks/jobhooks/hookconfig"
@@ -70,6 +71,9 @@ type Options struct {
 	// running (default 1s): a quicker one gets only its final record, one
 	// write per run.
 	RunningAfter time.Duration
+	// Registerer, when set, gets the runner's Prometheus metrics (see
+	// docs/metrics.md) while Run runs; nil means no metrics.
+	Registerer prometheus.Registerer
 }
 
 // ResultsMode says which runs a Runner records in job_results.
@@ -193,6 +197,14 @@ func (r *Runner) Run(ctx context.Context) error {
 	// value is capped (see maxLogValue).
 	opts.Logger = cappedLogger(opts.Logger)
 	logger := opts.Logger
+	var m *metrics
+	if opts.Registerer != nil {
+		m = newMetrics()
+		if err := m.register(opts.Registerer); err != nil {
+			return fmt.Errorf("register the receiver's metrics: %w", err)
+		}
+		defer m.unregister(opts.Registerer)
+	}
 	if err := createMissing(ctx, r.js, logger); err != nil {
 		return err
 	}
@@ -246,6 +258,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		runners = append(runners, newJobRunner(jobRunnerConfig{
 			name: name, receiver: rcv, info: info, opts: opts, js: r.js, consumer: cons, consumerCfg: cfg, since: since,
 			hooks: hooks, hookStore: hookStore, results: results, publisher: publisher, logger: logger.With("job", name),
+			metrics: m.job(name),
 		}))
 	}
 

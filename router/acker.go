@@ -23,6 +23,23 @@ type pendingChange struct {
 	dead    bool                     // jobs[0] is its dead letter
 	counted int                      // its messages in acker.sentJobs, once sent
 	seq     uint64                   // its CHANGES sequence, when dead (0: unknown)
+
+	// For the metrics: when it was delivered (zero without metrics), why
+	// it is dead or has no job messages.
+	received time.Time
+	class    deadLetterClass
+	skip     skipReason
+}
+
+// logAttrs are the log attributes of p and, when it is one of p's job
+// messages, of msg: change_id, subject (the change's), hook and job.
+func (p *pendingChange) logAttrs(msg *nats.Msg) []any {
+	attrs := make([]any, 0, 12)
+	attrs = append(attrs, "change_id", rawChangeID(p.msg.Headers()), "subject", p.msg.Subject())
+	if msg != nil && !p.dead {
+		attrs = append(attrs, "hook", msg.Header.Get(events.HeaderHook), "job", msg.Header.Get(events.HeaderJob))
+	}
+	return attrs
 }
 
 // acker owns everything between routing and acknowledging: it publishes
@@ -122,7 +139,7 @@ func (a *acker) keepAlive() {
 		p := &a.q[(a.head+i)%len(a.q)]
 		if p.period+1 < a.period { // held for a whole period at least
 			if err := p.msg.InProgress(); err != nil {
-				a.r.log.Warn("in-progress ack of a held change failed", "error", err)
+				a.r.log.Warn("in-progress ack of a held change failed", append(p.logAttrs(nil), "error", err)...)
 				return // the connection is down: the next period tries again
 			}
 		}
@@ -190,7 +207,7 @@ func (a *acker) send() {
 				if !permanent(err) && !p.dead {
 					a.degraded = true
 					a.r.log.Warn("publish job message failed; publishing it again, and the next ones in order",
-						"subject", job.Subject, "msg_id", job.Header.Get(nats.MsgIdHdr), "error", err)
+						append(p.logAttrs(job), "msg_id", job.Header.Get(nats.MsgIdHdr), "error", err)...)
 				}
 				break
 			}
@@ -206,13 +223,16 @@ func (a *acker) settle(ctx context.Context) jetstream.PubAckFuture {
 	for a.n > 0 && a.sent > 0 {
 		p := &a.q[a.head]
 		if a.job == len(p.jobs) {
+			if a.r.m != nil {
+				a.r.m.settled(p)
+			}
 			if p.dead {
 				a.r.deadLettered.Add(1)
 				a.term(p)
 			} else {
 				a.r.routed.Add(uint64(len(p.jobs)))
 				if err := p.msg.Ack(); err != nil {
-					a.r.log.Warn("acknowledge change failed; it will be redelivered and de-duplicated", "error", err)
+					a.r.log.Warn("acknowledge change failed; it will be redelivered and de-duplicated", append(p.logAttrs(nil), "error", err)...)
 				}
 			}
 			a.pop()
@@ -267,18 +287,18 @@ func (a *acker) failed(ctx context.Context, err error) {
 		// Refused whole (a stream limit below the maximum payload, ...):
 		// send what surely fits, at once.
 		p.jobs[0] = events.ShrinkDeadLetter(msg, a.r.maxPayload())
-		a.r.log.Warn("dead letter refused; storing it without the change's body", "stream_seq", p.seq, "error", err)
+		a.r.log.Warn("dead letter refused; storing it without the change's body", append(p.logAttrs(nil), "stream_seq", p.seq, "error", err)...)
 		return
 	case p.dead && permanent(err):
 		a.r.log.Error("the dead letter was refused; terminating the change, which stays in CHANGES",
-			"stream", jhjs.StreamChanges, "stream_seq", p.seq, "reason", msg.Header.Get(events.HeaderError), "error", err)
+			"change_id", rawChangeID(p.msg.Headers()), "subject", p.msg.Subject(), "stream", jhjs.StreamChanges, "stream_seq", p.seq, "reason", msg.Header.Get(events.HeaderError), "error", err)
 		a.term(p)
 		a.pop()
 		return
 	case p.dead:
 		if a.attempt++; a.attempt >= a.r.opts.DeadLetterAttempts {
 			a.r.log.Warn("store dead letter failed; the change is released for redelivery",
-				"stream_seq", p.seq, "attempts", a.attempt, "redelivery_in", a.r.opts.RetryMax, "error", err)
+				"change_id", rawChangeID(p.msg.Headers()), "subject", p.msg.Subject(), "stream_seq", p.seq, "attempts", a.attempt, "redelivery_in", a.r.opts.RetryMax, "error", err)
 			if err := p.msg.NakWithDelay(a.r.opts.RetryMax); err != nil {
 				a.r.log.Warn("release change failed; it is redelivered after the ack wait", "error", err)
 			}
@@ -286,8 +306,8 @@ func (a *acker) failed(ctx context.Context, err error) {
 			return
 		}
 	case permanent(err):
-		dl := a.r.deadLetterOf(p.msg, fmt.Errorf("store job message for hook %s: %w", msg.Header.Get(events.HeaderHook), err))
-		p.jobs, p.dead, p.seq = dl.jobs, true, dl.seq
+		dl := a.r.deadLetterOf(p.msg, classRefused, fmt.Errorf("store job message for hook %s: %w", msg.Header.Get(events.HeaderHook), err))
+		p.jobs, p.dead, p.seq, p.class = dl.jobs, true, dl.seq, dl.class
 		p.futures = p.futures[:1]
 		p.futures[0] = nil
 		a.job, a.attempt = 0, 0
@@ -301,7 +321,7 @@ func (a *acker) failed(ctx context.Context, err error) {
 	if p.dead {
 		what = "store dead letter failed; publishing it again"
 	}
-	a.r.log.Warn(what, "subject", msg.Subject, "msg_id", msg.Header.Get(nats.MsgIdHdr), "attempt", a.attempt, "retry_in", delay, "error", err)
+	a.r.log.Warn(what, append(p.logAttrs(msg), "msg_id", msg.Header.Get(nats.MsgIdHdr), "attempt", a.attempt, "retry_in", delay, "error", err)...)
 	a.backingOff = true
 	a.timer.Reset(delay)
 }
@@ -310,6 +330,6 @@ func (a *acker) failed(ctx context.Context, err error) {
 func (a *acker) term(p *pendingChange) {
 	// Term, not TermWithReason: servers before 2.11 ignore that one.
 	if err := p.msg.Term(); err != nil {
-		a.r.log.Warn("terminate dead-lettered change failed; a redelivery is de-duplicated", "error", err)
+		a.r.log.Warn("terminate dead-lettered change failed; a redelivery is de-duplicated", append(p.logAttrs(nil), "error", err)...)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobhooks/jobhooks/events"
@@ -22,11 +23,26 @@ import (
 // hooks match each change, so the ratios show the cost of fan-out against
 // a change that matches nothing (decode, look up, ack). The comparison
 // with a bare nats.go relay, on a standalone server, is cmd/bench's.
+//
+// The metrics variant routes with a Prometheus registry, to show what the
+// metrics cost.
 func BenchmarkRoute(b *testing.B) {
-	for _, hooks := range []int{0, 1, 4} {
-		b.Run(fmt.Sprintf("hooks=%d", hooks), func(b *testing.B) {
+	for _, tc := range []struct {
+		hooks   int
+		metrics bool
+	}{{0, false}, {1, false}, {4, false}, {1, true}, {4, true}} {
+		name := fmt.Sprintf("hooks=%d", tc.hooks)
+		if tc.metrics {
+			name += ",metrics"
+		}
+		hooks := tc.hooks
+		b.Run(name, func(b *testing.B) {
 			e := storedChanges(b, hooks)
-			r := router.New(e.srv.JS, router.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			opts := router.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			if tc.metrics {
+				opts.Registerer = prometheus.NewRegistry()
+			}
+			r := router.New(e.srv.JS, opts)
 			ctx, cancel := context.WithCancel(e.ctx)
 			done := make(chan error, 1)
 			cpu := startCPU(b)

@@ -92,12 +92,12 @@ func (r *Router) runCallbacks(ctx context.Context, m jetstream.Msg, req Callback
 		if now := time.Now(); r.keepAliveEvery > 0 && now.Sub(last) >= r.keepAliveEvery {
 			last = now
 			if err := m.InProgress(); err != nil {
-				r.log.Warn("in-progress ack of a change failed", "change_id", req.Request.ChangeID, "error", err)
+				r.log.Warn("in-progress ack of a change failed", "change_id", req.Request.ChangeID, "subject", m.Subject(), "error", err)
 			}
 		}
 		if err != nil {
 			failed = true
-			r.log.Warn("context callback failed; skipped", "callback", e.name, "change_id", req.Request.ChangeID, "error", err)
+			r.log.Warn("context callback failed; skipped", "callback", e.name, "change_id", req.Request.ChangeID, "subject", m.Subject(), "error", err)
 			continue
 		}
 		if len(add) == 0 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jobhooks/jobhooks/events"
 	"github.com/jobhooks/jobhooks/hookconfig"
@@ -56,6 +57,9 @@ type Options struct {
 	// confirmations of job messages already sent, so that it acknowledges
 	// what is stored (default 10s).
 	DrainTimeout time.Duration
+	// Registerer, when set, gets the router's Prometheus metrics (see
+	// docs/metrics.md) while Run runs; nil means no metrics.
+	Registerer prometheus.Registerer
 
 	consumerAckWait time.Duration // tests: the consumer's ack wait, instead of the contract's
 }
@@ -79,6 +83,7 @@ type Router struct {
 
 	hooks *hookconfig.Watcher
 	jobs  *jobStates
+	m     *metrics // nil: no metrics
 
 	changes, routed, deadLettered, skippedLoop, skippedJob atomic.Uint64
 
@@ -118,8 +123,12 @@ func New(js jetstream.JetStream, opts Options) *Router {
 	if opts.CallbackTimeout <= 0 {
 		opts.CallbackTimeout = 5 * time.Second
 	}
-	return &Router{js: js, log: opts.Logger, opts: opts, ready: make(chan struct{}),
+	r := &Router{js: js, log: opts.Logger, opts: opts, ready: make(chan struct{}),
 		backoff: retry.Backoff{Min: opts.RetryMin, Max: opts.RetryMax, Jitter: 0.2}}
+	if opts.Registerer != nil {
+		r.m = newMetrics(r)
+	}
+	return r
 }
 
 // Ready is closed once the hook and job tables are loaded and the router
@@ -131,6 +140,16 @@ func (r *Router) Hooks() *hookconfig.Watcher {
 	select {
 	case <-r.ready:
 		return r.hooks
+	default:
+		return nil
+	}
+}
+
+// jobTable returns the live job table; nil before Run loaded it.
+func (r *Router) jobTable() *jobStates {
+	select {
+	case <-r.ready:
+		return r.jobs
 	default:
 		return nil
 	}
@@ -155,6 +174,12 @@ func (r *Router) Stats() Stats {
 func (r *Router) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx) // ends the watchers however Run returns
 	defer cancel()
+	if r.m != nil {
+		if err := r.m.register(r.opts.Registerer); err != nil {
+			return fmt.Errorf("register the router's metrics: %w", err)
+		}
+		defer r.m.unregister(r.opts.Registerer)
+	}
 	r.callbacks = r.opts.Callbacks.freeze()
 	var created jhjs.ProvisionResult
 	consCfg := jhjs.RouterConsumerConfig()
@@ -351,20 +376,26 @@ const (
 // callbacks need them for a hook that matched.
 func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, outcome) {
 	r.changes.Add(1)
+	var received time.Time
+	if r.m != nil {
+		received = time.Now()
+	}
 	ch, err := events.DecodeHead(m.Subject(), m.Headers(), m.Data())
 	if err != nil {
-		return r.deadLetterOf(m, err), queue
+		return r.deadLetterOf(m, classInvalid, err), queue
 	}
-	p := pendingChange{msg: m}
+	p := pendingChange{msg: m, received: received}
 	if origin := ch.HookOrigin(); origin != "" {
 		// Nautobot's loop prevention: a job's own change triggers no hook.
 		r.skippedLoop.Add(1)
-		r.log.Debug("change made by a job hook receiver; not routed", "change_id", ch.ID(), "hookorigin", origin)
+		p.skip = skipLoop
+		r.log.Debug("change made by a job hook receiver; not routed", "change_id", ch.ID(), "subject", m.Subject(), "hookorigin", origin)
 		return p, queue
 	}
 	var msgs *events.JobMessages // rendered once per change, on the first enabled hook
 	for _, h := range r.hooks.Index().Lookup(ch.ContentType, ch.Action) {
-		if !r.jobEnabled(h) {
+		if !r.jobEnabled(h, ch.ID(), m.Subject()) {
+			p.skip = skipJob
 			continue
 		}
 		if msgs == nil {
@@ -374,12 +405,12 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, out
 			case out == release:
 				return pendingChange{}, release
 			case err != nil:
-				return r.deadLetterOf(m, err), queue
+				return r.deadLetterOf(m, classUnroutable, err), queue
 			}
 		}
 		job, err := msgs.For(h.Name, h.Job)
 		if err != nil {
-			return r.deadLetterOf(m, fmt.Errorf("build job message for hook %s: %w", h.Name, err)), queue
+			return r.deadLetterOf(m, classUnroutable, fmt.Errorf("build job message for hook %s: %w", h.Name, err)), queue
 		}
 		p.jobs = append(p.jobs, job)
 	}
@@ -403,7 +434,7 @@ func (r *Router) jobMessages(ctx context.Context, m jetstream.Msg, ch *events.Ch
 			// Stopping: the failure may be the stop's doing. Rather than
 			// route the change without that context, leave it to be
 			// delivered again.
-			r.log.Info("a context callback failed while stopping; the change is left for redelivery", "change_id", ch.ID())
+			r.log.Info("a context callback failed while stopping; the change is left for redelivery", "change_id", ch.ID(), "subject", m.Subject())
 			return nil, release, nil
 		}
 	}
@@ -430,7 +461,7 @@ func callbackRequest(changeID string, ch *events.Change) CallbackRequest {
 
 // jobEnabled says whether h's job is registered and enabled; when not, the
 // hook is skipped, counted, and logged at most once a minute per hook.
-func (r *Router) jobEnabled(h *hookconfig.Hook) bool {
+func (r *Router) jobEnabled(h *hookconfig.Hook, changeID, subject string) bool {
 	registered, enabled := r.jobs.state(h.Job)
 	if registered && enabled {
 		return true
@@ -443,7 +474,7 @@ func (r *Router) jobEnabled(h *hookconfig.Hook) bool {
 		if registered {
 			reason = "is disabled (receiver jobs enable " + h.Job + ")"
 		}
-		r.log.Warn("hook skipped: its job "+reason, "hook", h.Name, "job", h.Job)
+		r.log.Warn("hook skipped: its job "+reason, "change_id", changeID, "subject", subject, "hook", h.Name, "job", h.Job)
 	}
 	return false
 }
@@ -461,7 +492,7 @@ func permanent(err error) bool {
 // and its CHANGES sequence in Jobhooks-Sequence. A change too large for
 // that gets a dead letter that fits instead: no body, the headers that fit
 // (events.ShrinkDeadLetter). Once stored, the change is terminated.
-func (r *Router) deadLetterOf(m jetstream.Msg, reason error) pendingChange {
+func (r *Router) deadLetterOf(m jetstream.Msg, class deadLetterClass, reason error) pendingChange {
 	var seq uint64
 	if meta, err := m.Metadata(); err == nil {
 		seq = meta.Sequence.Stream
@@ -474,8 +505,20 @@ func (r *Router) deadLetterOf(m jetstream.Msg, reason error) pendingChange {
 		dl.Header.Set(events.HeaderSequence, strconv.FormatUint(seq, 10))
 	}
 	dl = events.FitDeadLetter(dl, r.maxPayload())
-	r.log.Warn("change dead-lettered", "subject", m.Subject(), "stream_seq", seq, "reason", reason.Error())
-	return pendingChange{msg: m, jobs: []*nats.Msg{dl}, dead: true, seq: seq}
+	r.log.Warn("change dead-lettered", "change_id", rawChangeID(m.Headers()), "subject", m.Subject(),
+		"stream_seq", seq, "reason", reason.Error())
+	return pendingChange{msg: m, jobs: []*nats.Msg{dl}, dead: true, seq: seq, class: class}
+}
+
+// rawChangeID is the ce-id header of a change that may be invalid, cut to
+// the longest valid id: enough to find it, whatever it holds. A change in
+// structured mode has its id in the body: "" then.
+func rawChangeID(h nats.Header) string {
+	id := events.HeaderValue(h, events.HeaderPrefix+"id")
+	if len(id) > events.MaxChangeIDLen {
+		id = id[:events.MaxChangeIDLen]
+	}
+	return id
 }
 
 // maxPayload is the most a message may carry, headers and body, on the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jobhooks/jobhooks/events"
@@ -461,7 +462,8 @@ func TestAJobMessageTheServerRefusesDeadLettersItsChange(t *testing.T) {
 		}
 		return map[string]any{"blob": strings.Repeat("x", 2<<20)}, nil
 	})
-	r := e.startRouter(router.Options{Callbacks: &callbacks})
+	reg := prometheus.NewRegistry()
+	r := e.startRouter(router.Options{Callbacks: &callbacks, Registerer: reg})
 
 	e.publish("huge", create("d1"))
 	e.publish("c2", create("d2"))
@@ -473,6 +475,10 @@ func TestAJobMessageTheServerRefusesDeadLettersItsChange(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "huge", dl.Header.Get("ce-id"))
 	require.Contains(t, dl.Header.Get(events.HeaderError), "maximum payload exceeded")
+	require.Equal(t, 1.0, metricValue(t, reg, "jobhooks_router_changes_dead_lettered_total", "reason", router.DeadLetterRefused))
+	require.Equal(t, 0.0, metricValue(t, reg, "jobhooks_router_changes_dead_lettered_total", "reason", router.DeadLetterInvalid))
+	require.Equal(t, 1.0, metricValue(t, reg, "jobhooks_router_changes_routed_total"))
+	require.Equal(t, 1.0, metricValue(t, reg, "jobhooks_router_job_messages_published_total", "job", "audit"), "the refused one is not counted")
 }
 
 // TestStoppingAcknowledgesWhatIsStored: a router stopped while job

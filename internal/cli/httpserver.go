@@ -31,7 +31,7 @@ type httpFlags struct {
 
 func (f *httpFlags) register(fs *flag.FlagSet) {
 	f.maxBody = ingest.DefaultMaxBody
-	fs.StringVar(&f.addr, "http", "", "serve HTTP ingest (/ingest/netbox, /ingest/nautobot, /changes) and /healthz, /readyz on this address, e.g. 127.0.0.1:8080; off when empty")
+	fs.StringVar(&f.addr, "http", "", "serve HTTP ingest (/ingest/netbox, /ingest/nautobot, /changes), /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:8080; off when empty")
 	fs.Var(&f.maxBody, "http-max-body", "largest ingest body accepted: bytes, or with KiB or MiB")
 	fs.StringVar(&f.secretFile, "ingest-secret-file", "", "file holding the secret every ingest request must be signed with (X-Hook-Signature, HMAC-SHA512, as NetBox and Nautobot sign; env "+EnvIngestSecret+" holds the secret itself)")
 	fs.BoolVar(&f.insecure, "http-insecure", false, "allow ingest beyond loopback without a secret")

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -31,6 +32,7 @@ type receiverRun struct {
 	backoff  receiverDurations // empty: the defaults, as many as --max-deliver allows
 	results  string
 	logLevel slog.Level
+	httpAddr string
 }
 
 func newReceiverCmd() *cobra.Command {
@@ -66,6 +68,7 @@ func (r *receiverRun) flags(fs *pflag.FlagSet) {
 	r.jobFlags(fs)
 	r.consumerFlags(fs)
 	logLevelFlag(fs, &r.logLevel)
+	fs.StringVar(&r.httpAddr, "http", "", "serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9090; off when empty")
 }
 
 // jobFlags registers which jobs run and how.
@@ -125,7 +128,20 @@ func (r *receiverRun) run(ctx context.Context, stderr io.Writer) error {
 		}
 		s.close()
 	}()
-	if err := receiver.NewRunner(s.js, reg, opts).Run(ctx); err != nil {
+	var metrics *prometheus.Registry
+	if r.httpAddr != "" {
+		metrics = newRegistry(s.js, receiverConsumers(opts.Jobs))
+		opts.Registerer = metrics
+	}
+	runner := receiver.NewRunner(s.js, reg, opts)
+	if r.httpAddr != "" {
+		stop, err := serveReceiverHTTP(ctx, logger, r.httpAddr, s.nc, metrics, runner)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if err := runner.Run(ctx); err != nil {
 		return err
 	}
 	logger.Info("receiver stopped")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -150,10 +151,17 @@ func runRouter(ctx context.Context, log *slog.Logger, conn jhjs.ConnOptions, pro
 	if _, err := jhjs.Provision(ctx, js, provision, log); err != nil {
 		return err
 	}
-	r := router.New(js, router.Options{Logger: log})
+	ropts := router.Options{Logger: log}
+	var reg *prometheus.Registry
+	if httpAddr != "" {
+		reg = newRegistry(js, []consumerRef{{jhjs.StreamChanges, jhjs.ConsumerRouter}})
+		ropts.Registerer = reg
+	}
+	r := router.New(js, ropts)
 	if httpAddr != "" {
 		mux := http.NewServeMux()
 		ingest.New(js, ingestOpts).Register(mux)
+		mux.Handle("GET "+PathMetrics, metricsHandler(reg, log))
 		healthHandlers(mux, func() error { return routerReady(nc, r) })
 		stop, err := serveHTTP(ctx, log, httpAddr, mux)
 		if err != nil {

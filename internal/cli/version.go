@@ -15,27 +15,40 @@ func Version() string {
 }
 
 func versionOf(info *debug.BuildInfo) string {
-	version, commit, modified, goVersion := "(devel)", "unknown", false, ""
-	if info != nil {
-		if v := info.Main.Version; v != "" {
-			version = v
-		}
-		goVersion = info.GoVersion
-		for _, s := range info.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				commit = s.Value
-			case "vcs.modified":
-				modified = s.Value == "true"
-			}
-		}
-	}
-	parts := []string{version, "commit " + commit}
-	if modified {
+	b := buildOf(info)
+	parts := []string{b.version, "commit " + b.commit}
+	if b.modified {
 		parts[1] += " (modified)"
 	}
-	if goVersion != "" {
-		parts = append(parts, goVersion)
+	if b.goVersion != "" {
+		parts = append(parts, b.goVersion)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// build is what the Go toolchain recorded of a binary's build.
+type build struct {
+	version, commit string // "(devel)" and "unknown" when not recorded
+	modified        bool   // built from a work tree with changes
+	goVersion       string
+}
+
+func buildOf(info *debug.BuildInfo) build {
+	b := build{version: "(devel)", commit: "unknown"}
+	if info == nil {
+		return b
+	}
+	if v := info.Main.Version; v != "" {
+		b.version = v
+	}
+	b.goVersion = info.GoVersion
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			b.commit = s.Value
+		case "vcs.modified":
+			b.modified = s.Value == "true"
+		}
+	}
+	return b
 }

@@ -1,0 +1,206 @@
+package router
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Skip reasons: the reason label of jobhooks_router_changes_skipped_total.
+const (
+	SkipLoop          = "loop"            // made by a job hook receiver (ce-hookorigin)
+	SkipNoHook        = "no_hook"         // no hook matches its object type and action
+	SkipJobNotEnabled = "job_not_enabled" // hooks match, but none has its job registered and enabled
+)
+
+// Dead-letter reason classes: the reason label of
+// jobhooks_router_changes_dead_lettered_total.
+const (
+	DeadLetterInvalid    = "invalid"    // the change is not a valid change
+	DeadLetterUnroutable = "unroutable" // valid, but its job messages could not be built (decoded for the context callbacks, encoded)
+	DeadLetterRefused    = "refused"    // JetStream refused one of its job messages for good (too large, ...)
+)
+
+// deadLetterClass indexes metrics.deadLettered.
+type deadLetterClass uint8
+
+const (
+	classInvalid deadLetterClass = iota
+	classUnroutable
+	classRefused
+	numClasses
+)
+
+// label is c's reason label.
+func (c deadLetterClass) label() string {
+	switch c {
+	case classInvalid:
+		return DeadLetterInvalid
+	case classUnroutable:
+		return DeadLetterUnroutable
+	default:
+		return DeadLetterRefused
+	}
+}
+
+// metrics are the router's Prometheus metrics. Every child a change needs
+// is resolved up front, or once per job: the hot path only adds.
+type metrics struct {
+	collectors []prometheus.Collector
+
+	routed       prometheus.Counter
+	skipLoop     prometheus.Counter
+	skipNoHook   prometheus.Counter
+	skipJob      prometheus.Counter
+	deadLettered [numClasses]prometheus.Counter
+	latency      prometheus.Histogram
+
+	published *prometheus.CounterVec
+	mu        sync.Mutex                                    // serialises additions to byJob
+	byJob     atomic.Pointer[map[string]prometheus.Counter] // job subject → its published counter
+}
+
+func newMetrics(r *Router) *metrics {
+	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "jobhooks_router_changes_skipped_total",
+		Help: "Changes the router acknowledged without a job message, by reason: loop, no_hook, job_not_enabled.",
+	}, []string{"reason"})
+	dead := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "jobhooks_router_changes_dead_lettered_total",
+		Help: "Changes stored on deadletter.changes, by reason class: invalid, unroutable, refused.",
+	}, []string{"reason"})
+	m := &metrics{
+		routed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jobhooks_router_changes_routed_total",
+			Help: "Changes whose job messages (one or more) are all stored in JOBS.",
+		}),
+		skipLoop:   skipped.WithLabelValues(SkipLoop),
+		skipNoHook: skipped.WithLabelValues(SkipNoHook),
+		skipJob:    skipped.WithLabelValues(SkipJobNotEnabled),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "jobhooks_router_routing_latency_seconds",
+			Help:    "Time from a change's delivery to the router until all its job messages are stored.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jobhooks_router_job_messages_published_total",
+			Help: "Job messages stored in JOBS, by job.",
+		}, []string{"job"}),
+	}
+	for c := range numClasses {
+		m.deadLettered[c] = dead.WithLabelValues(c.label())
+	}
+	m.byJob.Store(&map[string]prometheus.Counter{})
+	hooks := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "jobhooks_router_hooks",
+		Help: "Hooks in the router's hook table (the job_hooks bucket, invalid entries left out).",
+	}, func() float64 {
+		if h := r.Hooks(); h != nil {
+			return float64(h.Index().Len())
+		}
+		return 0
+	})
+	jobs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "jobhooks_router_jobs",
+		Help: "Jobs in the router's job table (registered in the jobs bucket).",
+	}, func() float64 {
+		if js := r.jobTable(); js != nil {
+			return float64(len(*js.enabled.Load()))
+		}
+		return 0
+	})
+	enabled := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "jobhooks_router_jobs_enabled",
+		Help: "Jobs in the router's job table that are enabled.",
+	}, func() float64 {
+		n := 0
+		if js := r.jobTable(); js != nil {
+			for _, on := range *js.enabled.Load() {
+				if on {
+					n++
+				}
+			}
+		}
+		return float64(n)
+	})
+	m.collectors = []prometheus.Collector{m.routed, skipped, dead, m.latency, m.published, hooks, jobs, enabled}
+	return m
+}
+
+// register registers every collector with reg; on failure none stays.
+func (m *metrics) register(reg prometheus.Registerer) error {
+	for i, c := range m.collectors {
+		if err := reg.Register(c); err != nil {
+			for _, done := range m.collectors[:i] {
+				reg.Unregister(done)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	for _, c := range m.collectors {
+		reg.Unregister(c)
+	}
+}
+
+// jobPublished is the published counter of the job of job subject
+// jobs.<job>, resolved once per job.
+func (m *metrics) jobPublished(subject string) prometheus.Counter {
+	if c, ok := (*m.byJob.Load())[subject]; ok {
+		return c
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	byJob := *m.byJob.Load()
+	if c, ok := byJob[subject]; ok {
+		return c
+	}
+	next := make(map[string]prometheus.Counter, len(byJob)+1)
+	for k, v := range byJob {
+		next[k] = v
+	}
+	_, job, _ := strings.Cut(subject, ".")
+	c := m.published.WithLabelValues(job)
+	next[subject] = c
+	m.byJob.Store(&next)
+	return c
+}
+
+// settled counts change p, acknowledged (routed or skipped) or terminated
+// (dead-lettered).
+func (m *metrics) settled(p *pendingChange) {
+	switch {
+	case p.dead:
+		m.deadLettered[p.class].Inc()
+	case len(p.jobs) > 0:
+		m.routed.Inc()
+		for _, job := range p.jobs {
+			m.jobPublished(job.Subject).Inc()
+		}
+		m.latency.Observe(time.Since(p.received).Seconds())
+	default:
+		switch p.skip {
+		case skipLoop:
+			m.skipLoop.Inc()
+		case skipJob:
+			m.skipJob.Inc()
+		default:
+			m.skipNoHook.Inc()
+		}
+	}
+}
+
+// skipReason says why a change without job messages got none.
+type skipReason uint8
+
+const (
+	skipNoHook skipReason = iota
+	skipLoop
+	skipJob
+)
