@@ -114,3 +114,19 @@ func TestRouterWarnsWhenItsServerIsExposed(t *testing.T) {
 	require.Equal(t, cli.ExitOK, code, log)
 	require.NotContains(t, log, "beyond loopback")
 }
+
+// TestRouterWithTheShippedPermissionsFile runs the command docs/security.md
+// gives: the embedded server from examples/nats-server.conf, the router as
+// its user.
+func TestRouterWithTheShippedPermissionsFile(t *testing.T) {
+	t.Setenv(jhjs.EnvURL, "")
+	for _, role := range []string{"PUBLISHER", "ROUTER", "RECEIVER", "OPERATOR", "ADMIN"} {
+		t.Setenv("JOBHOOKS_"+role+"_PASSWORD", "pw-"+strings.ToLower(role)+"-42")
+	}
+	code, log := runRouter(t, "--server-config", "../../examples/nats-server.conf", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(),
+		"--user", "router", "--password", "pw-router-42", "--inbox-prefix", "_INBOX_router")
+	require.Equal(t, cli.ExitOK, code, log)
+	require.NotContains(t, log, "Permissions Violation")
+	require.NotContains(t, log, "pw-router-42")
+	require.Contains(t, log, "JetStream stream created", "the router provisions under its role")
+}
