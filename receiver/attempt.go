@@ -69,10 +69,12 @@ func (j *jobRunner) attempt(d *delivery, endRun func()) {
 	// overwritten (their logs would be lost): the message comes back. A
 	// fresh message has none: not reading saves a round trip per job, and
 	// should one exist after all, the first write finds it (a
-	// compare-and-set) and writes on top of it.
+	// compare-and-set) and writes on top of it. A fresh message held past
+	// the ack wait without heartbeats (the process was stopped) may have
+	// run elsewhere meanwhile: its record is read.
 	key := ResultKey(jm.Hook, jm.Key())
 	rec := j.results.empty(key)
-	if !d.fresh {
+	if !d.fresh || j.beats.lapsed(d.msg) {
 		if err := settleWithRetries(ctx, func() (err error) {
 			rec, err = j.results.load(ctx, key)
 			return err

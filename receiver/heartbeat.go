@@ -13,29 +13,60 @@ import (
 // sends an in-progress ack for each, so the server does not redeliver a
 // message that is running long, waiting behind another change to the same
 // object, or waiting for its job to be enabled.
+//
+// It also notices a message that went without heartbeats for longer than the
+// ack wait (the process was stopped, or the connection was down): the server
+// may have given it to another receiver meanwhile, which may have run it, so
+// it is no longer surely new (see lapsed).
 type heartbeats struct {
-	mu   sync.Mutex
-	msgs map[jetstream.Msg]struct{}
+	ackWait time.Duration // the consumer's; set before use
+	mu      sync.Mutex
+	held    map[jetstream.Msg]*beat
+}
+
+// beat is what heartbeats knows of a held message.
+type beat struct {
+	alive  time.Time // last known alive on the server: fetched, or a heartbeat sent in time
+	lapsed bool      // it went longer than the ack wait without one
 }
 
 func (h *heartbeats) add(m jetstream.Msg) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.msgs == nil {
-		h.msgs = make(map[jetstream.Msg]struct{})
+	if h.held == nil {
+		h.held = make(map[jetstream.Msg]*beat)
 	}
-	h.msgs[m] = struct{}{}
+	h.held[m] = &beat{alive: time.Now()}
 }
 
 func (h *heartbeats) remove(m jetstream.Msg) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.msgs, m)
+	delete(h.held, m)
 }
 
-// run sends the heartbeats until ctx ends.
-func (h *heartbeats) run(ctx context.Context, every time.Duration, logger *slog.Logger) {
-	t := time.NewTicker(every)
+// lapsed reports whether m went without a heartbeat for longer than the ack
+// wait at some time since it was fetched. It is for good: a heartbeat sent
+// late cannot tell whether the server redelivered the message meanwhile.
+func (h *heartbeats) lapsed(m jetstream.Msg) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b, ok := h.held[m]
+	return ok && h.check(b, time.Now())
+}
+
+func (h *heartbeats) check(b *beat, now time.Time) bool {
+	if h.ackWait > 0 && now.Sub(b.alive) > h.ackWait {
+		b.lapsed = true
+	}
+	return b.lapsed
+}
+
+// run sends a heartbeat for every held message each third of the ack wait
+// until ctx ends. A lapsed message gets them too: if it was not redelivered,
+// they keep it while its attempt reads its record and runs.
+func (h *heartbeats) run(ctx context.Context, logger *slog.Logger) {
+	t := time.NewTicker(max(h.ackWait/3, time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
@@ -43,9 +74,11 @@ func (h *heartbeats) run(ctx context.Context, every time.Duration, logger *slog.
 			return
 		case <-t.C:
 		}
+		now := time.Now()
 		h.mu.Lock()
-		msgs := make([]jetstream.Msg, 0, len(h.msgs))
-		for m := range h.msgs {
+		msgs := make([]jetstream.Msg, 0, len(h.held))
+		for m, b := range h.held {
+			h.check(b, now) // before this heartbeat hides the lapse
 			msgs = append(msgs, m)
 		}
 		h.mu.Unlock()
@@ -54,7 +87,13 @@ func (h *heartbeats) run(ctx context.Context, every time.Duration, logger *slog.
 			// connection is down; the next tick tries again.
 			if err := m.InProgress(); err != nil {
 				logger.Debug("in-progress ack failed", "error", err)
+				continue
 			}
+			h.mu.Lock()
+			if b, ok := h.held[m]; ok {
+				b.alive = now
+			}
+			h.mu.Unlock()
 		}
 	}
 }

@@ -99,6 +99,7 @@ func newJobRunner(c jobRunnerConfig) *jobRunner {
 	return &jobRunner{
 		jobRunnerConfig: c,
 		gate:            newGate(),
+		beats:           heartbeats{ackWait: c.opts.Consumer.AckWait},
 		held:            make(chan struct{}, c.opts.Prefetch),
 		running:         make(chan struct{}, c.opts.Concurrency),
 		ended:           make(chan *puller),
@@ -185,7 +186,7 @@ func (j *jobRunner) run(ctx context.Context, jobsKV jetstream.KeyValue, ready fu
 	beatsDone := make(chan struct{})
 	go func() {
 		defer close(beatsDone)
-		j.beats.run(beatCtx, max(j.opts.Consumer.AckWait/3, time.Millisecond), j.logger)
+		j.beats.run(beatCtx, j.logger)
 	}()
 	defer func() {
 		stopBeats()
