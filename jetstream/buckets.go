@@ -16,15 +16,17 @@ func BucketConfigs(c Config) []jetstream.KeyValueConfig {
 		Bucket:      BucketJobHooks,
 		Description: "jobhooks: job hook configurations, by hook name",
 		// Ten revisions, so `nats kv history job_hooks NAME` shows the edits.
-		History:  10,
-		Storage:  jetstream.FileStorage,
-		Replicas: c.Replicas,
+		History:   10,
+		Storage:   jetstream.FileStorage,
+		Replicas:  c.Replicas,
+		Placement: c.Placement(),
 	}, {
 		Bucket:      BucketJobs,
 		Description: "jobhooks: the job registry, written by receivers at start",
 		History:     1,
 		Storage:     jetstream.FileStorage,
 		Replicas:    c.Replicas,
+		Placement:   c.Placement(),
 	}, {
 		Bucket:      BucketJobResults,
 		Description: "jobhooks: job results, by <hook>.<change id>",
@@ -32,11 +34,13 @@ func BucketConfigs(c Config) []jetstream.KeyValueConfig {
 		TTL:         c.ResultsMaxAge,
 		Storage:     jetstream.FileStorage,
 		Replicas:    c.Replicas,
+		Placement:   c.Placement(),
 	}}
 }
 
 // EnsureBucket creates the KV bucket want describes, or brings an existing
-// one in line with it: history, TTL, storage, replicas and description are
+// one in line with it: history, TTL, storage, replicas, placement (when
+// want has one) and description are
 // compared, and nothing is sent when they match. The update keeps the
 // bucket's other settings. Storage cannot change in place: ErrBucketConflict.
 func EnsureBucket(ctx context.Context, js jetstream.JetStream, want jetstream.KeyValueConfig, opts ...EnsureOpt) (jetstream.KeyValue, error) {
@@ -55,7 +59,7 @@ func EnsureBucket(ctx context.Context, js jetstream.JetStream, want jetstream.Ke
 				continue
 			}
 			if err != nil {
-				return nil, fmt.Errorf("create KV bucket %s: %w", want.Bucket, err)
+				return nil, fmt.Errorf("create KV bucket %s: %w", want.Bucket, placementError(err, want.Replicas, want.Placement))
 			}
 			o.report(ProvisionResult{Kind: KindBucket, Name: want.Bucket, Action: ActionCreated})
 			return kv, nil
@@ -86,6 +90,9 @@ func EnsureBucket(ctx context.Context, js jetstream.JetStream, want jetstream.Ke
 		if have.Replicas != want.Replicas {
 			changes = append(changes, fmt.Sprintf("replicas: %d -> %d", have.Replicas, want.Replicas))
 		}
+		if c := placementChange(have.Placement, want.Placement); c != "" {
+			changes = append(changes, c)
+		}
 		if have.Description != want.Description {
 			changes = append(changes, fmt.Sprintf("description: %q -> %q", have.Description, want.Description))
 		}
@@ -97,10 +104,13 @@ func EnsureBucket(ctx context.Context, js jetstream.JetStream, want jetstream.Ke
 		upd.History = want.History
 		upd.TTL = want.TTL
 		upd.Replicas = want.Replicas
+		if want.Placement != nil {
+			upd.Placement = want.Placement
+		}
 		upd.Description = want.Description
 		kv, err = js.UpdateKeyValue(ctx, upd)
 		if err != nil {
-			return nil, fmt.Errorf("update KV bucket %s (%s): %w", want.Bucket, strings.Join(changes, "; "), err)
+			return nil, fmt.Errorf("update KV bucket %s (%s): %w", want.Bucket, strings.Join(changes, "; "), placementError(err, want.Replicas, want.Placement))
 		}
 		o.report(ProvisionResult{Kind: KindBucket, Name: want.Bucket, Action: ActionUpdated, Changes: changes})
 		return kv, nil

@@ -21,14 +21,14 @@ func TestEnsureBucket(t *testing.T) {
 	require.Equal(t, jhjs.ActionCreated, r.Action)
 	_, err = kv.Put(ctx, "hook", []byte("v1"))
 	require.NoError(t, err)
-	created := streamInfo(t, s, "KV_job_hooks").Created
+	created := streamInfo(t, s.JS, "KV_job_hooks").Created
 
 	_, err = jhjs.EnsureBucket(ctx, s.JS, want, jhjs.WithResult(&r))
 	require.NoError(t, err)
 	require.Equal(t, jhjs.ProvisionResult{Kind: jhjs.KindBucket, Name: "job_hooks", Action: jhjs.ActionUnchanged}, r)
 
 	// An operator's limit on the bucket survives our update.
-	op := streamInfo(t, s, "KV_job_hooks").Config
+	op := streamInfo(t, s.JS, "KV_job_hooks").Config
 	op.MaxBytes = 1 << 20
 	_, err = s.JS.UpdateStream(ctx, op)
 	require.NoError(t, err)
@@ -44,7 +44,7 @@ func TestEnsureBucket(t *testing.T) {
 	require.Equal(t, int64(5), status.History())
 	require.Equal(t, day, status.TTL())
 	require.Equal(t, int64(1<<20), status.Config().MaxBytes)
-	require.Equal(t, created, streamInfo(t, s, "KV_job_hooks").Created)
+	require.Equal(t, created, streamInfo(t, s.JS, "KV_job_hooks").Created)
 	entry, err := kv.Get(ctx, "hook")
 	require.NoError(t, err)
 	require.Equal(t, "v1", string(entry.Value()))
@@ -59,7 +59,7 @@ func TestEnsureBucketConflict(t *testing.T) {
 	require.ErrorIs(t, err, jhjs.ErrBucketConflict)
 	require.EqualError(t, err, "KV bucket conflict: KV bucket jobs exists with memory storage, jobhooks needs file; storage cannot change in place — "+
 		"back it up (nats stream backup KV_jobs DIR) and recreate it, or point jobhooks at another account")
-	require.Equal(t, jetstream.MemoryStorage, streamInfo(t, s, "KV_jobs").Config.Storage)
+	require.Equal(t, jetstream.MemoryStorage, streamInfo(t, s.JS, "KV_jobs").Config.Storage)
 
 	_, err = s.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "KV_job_results", Subjects: []string{"not.kv"}})
 	require.NoError(t, err)

@@ -16,6 +16,11 @@ type Config struct {
 	DeadLetterMaxAge time.Duration // DEADLETTER keeps dead letters this long
 	ResultsMaxAge    time.Duration // TTL of job_results entries
 	Replicas         int           // replicas of every stream and bucket
+	// PlacementCluster and PlacementTags, when set, pin every stream and
+	// bucket to the servers of that cluster carrying all those tags; unset,
+	// the server places them and keeps what an operator set.
+	PlacementCluster string
+	PlacementTags    []string
 }
 
 // DefaultConfig returns the contract's defaults: 7 days for CHANGES and
@@ -32,17 +37,21 @@ func DefaultConfig() Config {
 }
 
 // RegisterFlags registers --changes-max-age, --jobs-max-age,
-// --deadletter-max-age, --results-max-age and --replicas on fs, defaulting
-// to c's current values. Ages accept Go durations and days ("7d", "1d12h").
+// --deadletter-max-age, --results-max-age, --replicas, --placement-cluster
+// and --placement-tags on fs, defaulting to c's current values. Ages accept
+// Go durations and days ("7d", "1d12h"); tags are comma-separated.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var((*days)(&c.ChangesMaxAge), "changes-max-age", "how long the "+StreamChanges+" stream keeps changes")
 	fs.Var((*days)(&c.JobsMaxAge), "jobs-max-age", "how long the "+StreamJobs+" stream keeps job messages")
 	fs.Var((*days)(&c.DeadLetterMaxAge), "deadletter-max-age", "how long the "+StreamDeadLetter+" stream keeps dead letters")
 	fs.Var((*days)(&c.ResultsMaxAge), "results-max-age", "how long the "+BucketJobResults+" bucket keeps job results")
-	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "replicas of every stream and bucket (1 to 5; 3 on a cluster)")
+	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "replicas of every stream and bucket (1 to 5; 3 on a cluster), applied to existing ones too")
+	fs.StringVar(&c.PlacementCluster, "placement-cluster", c.PlacementCluster, "place every stream and bucket in this JetStream cluster (default: the server's choice)")
+	fs.Var((*tagList)(&c.PlacementTags), "placement-tags", "place every stream and bucket on servers with all these server tags, comma-separated (e.g. ssd,az:1)")
 }
 
-// Validate checks that every age is positive and replicas is 1 to 5.
+// Validate checks that every age is positive, replicas is 1 to 5 and no
+// placement tag is empty.
 func (c Config) Validate() error {
 	var errs []error
 	for _, a := range []struct {
@@ -60,6 +69,15 @@ func (c Config) Validate() error {
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("--replicas must be 1 to 5, got %d", c.Replicas))
+	}
+	if strings.TrimSpace(c.PlacementCluster) != c.PlacementCluster || strings.ContainsAny(c.PlacementCluster, " \t\r\n") {
+		errs = append(errs, fmt.Errorf("--placement-cluster must be a cluster name without spaces, got %q", c.PlacementCluster))
+	}
+	for _, tag := range c.PlacementTags {
+		if strings.TrimSpace(tag) == "" {
+			errs = append(errs, fmt.Errorf("--placement-tags must not contain an empty tag, got %q", strings.Join(c.PlacementTags, ",")))
+			break
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)

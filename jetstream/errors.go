@@ -17,4 +17,7 @@ var (
 	ErrBucketConflict = errors.New("KV bucket conflict")
 	// ErrConsumerConflict is the same for a durable consumer.
 	ErrConsumerConflict = errors.New("consumer conflict")
+	// ErrPlacement is returned when the servers cannot hold the replicas
+	// asked for: more than the cluster has up, or a single server.
+	ErrPlacement = errors.New("cannot place the replicas")
 )

@@ -29,6 +29,7 @@ func StreamConfigs(c Config) []jetstream.StreamConfig {
 			// The server refuses a window longer than the max age.
 			Duplicates: min(duplicateWindow, maxAge),
 			Replicas:   c.Replicas,
+			Placement:  c.Placement(),
 		}
 	}
 	return []jetstream.StreamConfig{
@@ -43,10 +44,13 @@ func StreamConfigs(c Config) []jetstream.StreamConfig {
 
 // EnsureStream creates the stream want describes, or brings an existing one
 // in line with it. Only the fields jobhooks manages are compared (subjects,
-// storage, retention, max age, duplicate window, replicas, description);
-// when they match nothing is sent. Otherwise the existing configuration is
-// updated with ours, keeping the operator's other settings and any extra
-// subjects. Storage and retention cannot change in place: ErrStreamConflict.
+// storage, retention, max age, duplicate window, replicas, placement when
+// want has one, description); when they match nothing is sent. Otherwise
+// the existing configuration is updated with ours, keeping the operator's
+// other settings and any extra subjects. The server applies a new replica
+// count or placement in place, keeping the messages; replicas it cannot
+// place are an ErrPlacement. Storage and retention cannot change in place:
+// ErrStreamConflict.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig, opts ...EnsureOpt) (jetstream.Stream, error) {
 	o := collect(opts)
 	if want.Replicas == 0 {
@@ -62,7 +66,7 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 				continue
 			}
 			if err != nil {
-				return nil, fmt.Errorf("create stream %s: %w%s", want.Name, err, overlapHint(err))
+				return nil, fmt.Errorf("create stream %s: %w%s", want.Name, placementError(err, want.Replicas, want.Placement), overlapHint(err))
 			}
 			o.report(ProvisionResult{Kind: KindStream, Name: want.Name, Action: ActionCreated})
 			return stream, nil
@@ -86,10 +90,13 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 		upd.MaxAge = want.MaxAge
 		upd.Duplicates = want.Duplicates
 		upd.Replicas = want.Replicas
+		if want.Placement != nil {
+			upd.Placement = want.Placement
+		}
 		upd.Description = want.Description
 		stream, err = js.UpdateStream(ctx, upd)
 		if err != nil {
-			return nil, fmt.Errorf("update stream %s (%s): %w%s", want.Name, strings.Join(changes, "; "), err, overlapHint(err))
+			return nil, fmt.Errorf("update stream %s (%s): %w%s", want.Name, strings.Join(changes, "; "), placementError(err, want.Replicas, want.Placement), overlapHint(err))
 		}
 		o.report(ProvisionResult{Kind: KindStream, Name: want.Name, Action: ActionUpdated, Changes: changes})
 		return stream, nil
@@ -139,17 +146,23 @@ func streamChanges(have, want jetstream.StreamConfig) []string {
 	if have.Replicas != want.Replicas {
 		changes = append(changes, fmt.Sprintf("replicas: %d -> %d", have.Replicas, want.Replicas))
 	}
+	if c := placementChange(have.Placement, want.Placement); c != "" {
+		changes = append(changes, c)
+	}
 	if have.Description != want.Description {
 		changes = append(changes, fmt.Sprintf("description: %q -> %q", have.Description, want.Description))
 	}
 	return changes
 }
 
+// errCodeOverlap is the server's "subjects overlap with an existing stream".
+const errCodeOverlap = 10065
+
 // overlapHint explains the server's subject-overlap error, which names
 // neither stream.
 func overlapHint(err error) string {
 	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == 10065 {
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeOverlap {
 		return " (another stream already stores these subjects: find it with `nats stream ls -a` and remove its subjects or the stream)"
 	}
 	return ""

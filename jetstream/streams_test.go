@@ -84,9 +84,9 @@ func TestEnsureStreamSubjectOverlap(t *testing.T) {
 	require.ErrorContains(t, err, "nats stream ls -a")
 }
 
-func streamInfo(t *testing.T, s *jstest.Server, name string) *jetstream.StreamInfo {
+func streamInfo(t *testing.T, js jetstream.JetStream, name string) *jetstream.StreamInfo {
 	t.Helper()
-	stream, err := s.JS.Stream(testContext(t), name)
+	stream, err := js.Stream(testContext(t), name)
 	require.NoError(t, err)
 	return stream.CachedInfo()
 }
