@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -264,12 +265,18 @@ func (c *Cluster) streamLeader(stream string) int {
 }
 
 // Connect opens a client connection to node i, closed when the test ends.
-// The connection knows every node and reconnects forever, as a production
-// client would.
+// The connection knows every node (node i first) and reconnects forever, as
+// a production client given the cluster's URLs would.
 func (c *Cluster) Connect(i int, opts ...nats.Option) *nats.Conn {
 	c.t.Helper()
-	opts = append([]nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(50 * time.Millisecond)}, opts...)
-	nc, err := nats.Connect(c.nodes[i].URL, opts...)
+	urls := []string{c.nodes[i].URL}
+	for j, n := range c.nodes {
+		if j != i {
+			urls = append(urls, n.URL)
+		}
+	}
+	opts = append([]nats.Option{nats.DontRandomize(), nats.MaxReconnects(-1), nats.ReconnectWait(50 * time.Millisecond)}, opts...)
+	nc, err := nats.Connect(strings.Join(urls, ","), opts...)
 	if err != nil {
 		c.t.Fatalf("natstest: connect to node %s: %v", c.nodes[i].Name, err)
 	}
