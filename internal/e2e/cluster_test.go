@@ -443,12 +443,14 @@ func TestClusterScaleOut(t *testing.T) {
 }
 
 // TestClusterStreamLeaderStops: two routers and two runners; the node
-// leading CHANGES is stopped a third of the way through and started again
-// at two thirds. Nothing is lost, and a change runs twice only as a
-// redelivery.
+// leading CHANGES, JOBS and job_results is stopped a third of the way
+// through and started again at two thirds. Nothing is lost, and a change
+// runs twice only as a redelivery.
 func TestClusterStreamLeaderStops(t *testing.T) {
 	p := newClusterPipeline(t)
 	leader := p.c.StreamLeader(jhjs.StreamChanges)
+	p.c.MoveStreamLeader(jhjs.StreamJobs, leader)
+	p.c.MoveStreamLeader("KV_"+jhjs.BucketJobResults, leader)
 	others := []int{}
 	for i := range p.c.Nodes() {
 		if i != leader {

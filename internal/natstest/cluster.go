@@ -1,6 +1,7 @@
 package natstest
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
@@ -292,4 +293,36 @@ func (c *Cluster) JetStream(i int, opts ...nats.Option) jetstream.JetStream {
 		c.t.Fatalf("natstest: JetStream on node %s: %v", c.nodes[i].Name, err)
 	}
 	return js
+}
+
+// MoveStreamLeader makes node i the leader of stream (a stream leader
+// step-down preferring it) and waits until it is.
+func (c *Cluster) MoveStreamLeader(stream string, i int) {
+	c.t.Helper()
+	if c.StreamLeader(stream) == i {
+		return
+	}
+	nc := c.Connect(i)
+	defer nc.Close()
+	req, err := json.Marshal(map[string]any{"placement": map[string]string{"preferred": c.nodes[i].Name}})
+	if err != nil {
+		c.t.Fatalf("natstest: %v", err)
+	}
+	deadline := time.Now().Add(readyTimeout)
+	for time.Now().Before(deadline) {
+		// The step-down answers before the election ends; an election
+		// that another node wins is asked for again.
+		if _, err := nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+stream, req, 5*time.Second); err == nil {
+			for range 100 {
+				if l := c.streamLeader(stream); l == i {
+					return
+				} else if l >= 0 {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.t.Fatalf("natstest: node %s did not become the leader of stream %s within %s", c.nodes[i].Name, stream, readyTimeout)
 }

@@ -30,6 +30,10 @@ func TestClusterFormsAndSurvivesALeaderRestart(t *testing.T) {
 		require.NoError(t, err)
 	}
 
+	for i := range c.Nodes() {
+		c.MoveStreamLeader("T", i)
+		require.Equal(t, i, c.StreamLeader("T"))
+	}
 	leader := c.StreamLeader("T")
 	url := c.Nodes()[leader].URL
 	c.Stop(leader)
