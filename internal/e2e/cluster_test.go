@@ -476,11 +476,16 @@ func TestClusterStreamLeaderStops(t *testing.T) {
 		}
 	}
 	t.Logf("stopping node %s, leader of %v", p.c.Nodes()[leader].Name, led)
+	since := func() time.Duration { return time.Since(start).Round(time.Millisecond) }
 	p.c.Stop(leader)
 	require.NotEqual(t, leader, p.c.StreamLeader(jhjs.StreamChanges), "CHANGES has a new leader")
+	t.Logf("%s: node stopped, CHANGES led by %s", since(), p.c.Nodes()[p.c.StreamLeader(jhjs.StreamChanges)].Name)
 	repeats += p.publish(pub, n/3, 2*n/3)
+	t.Logf("%s: %d changes published, restarting the node", since(), 2*n/3)
 	p.c.Restart(leader)
+	t.Logf("%s: node back, cluster ready", since())
 	repeats += p.publish(pub, 2*n/3, n)
+	t.Logf("%s: all published", since())
 	p.settled(n)
 	runRepeats := p.checkOnce(n)
 	t.Logf("%d changes, %d runs in %s with node %s stopped and restarted: %d publishes repeated, %d runs repeated (redeliveries)",
