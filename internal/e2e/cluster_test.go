@@ -39,7 +39,7 @@ const (
 type clusterRun struct {
 	job, id, object string
 	attempt         int
-	runner          int
+	node            int // of the runner that ran it
 }
 
 // runLog records every run of every runner of a test.
@@ -119,17 +119,15 @@ func (p *clusterPipeline) putHooks() {
 // addRunner starts a runner of every cluster job connected to node.
 func (p *clusterPipeline) addRunner(node int) {
 	p.t.Helper()
-	runner := node
 	reg := receiver.NewRegistry()
 	for _, job := range clusterJobs {
 		reg.HandleFunc(job, receiver.JobInfo{}, func(_ context.Context, j *receiver.Job, ch *receiver.Change, _ events.Action, _ map[string]any) error {
-			p.runs.add(clusterRun{job: j.Name(), id: ch.ID, object: ch.ObjectID, attempt: j.Attempt(), runner: runner})
+			p.runs.add(clusterRun{job: j.Name(), id: ch.ID, object: ch.ObjectID, attempt: j.Attempt(), node: node})
 			return nil
 		})
 	}
 	r := receiver.NewRunner(p.c.JetStream(node), reg, receiver.Options{EnableNew: true, Logger: p.logger,
-		// A message whose ack a stopped node lost comes back in seconds.
-		Consumer: jhjs.ReceiverConsumerOptions{AckWait: 5 * time.Second, BackOff: []time.Duration{10 * time.Millisecond}}})
+		Consumer: jhjs.ReceiverConsumerOptions{BackOff: []time.Duration{10 * time.Millisecond}}})
 	p.run("runner on node "+strconv.Itoa(node), r.Run)
 	select {
 	case <-r.Ready():
@@ -429,7 +427,7 @@ func TestClusterScaleOut(t *testing.T) {
 	}
 	perRunner := map[int]int{}
 	for _, r := range p.runs.snapshot() {
-		perRunner[r.runner]++
+		perRunner[r.node]++
 	}
 	require.Len(t, perRunner, 2)
 	for runner, runs := range perRunner {
