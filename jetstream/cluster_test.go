@@ -3,6 +3,7 @@ package jetstream_test
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,8 +72,10 @@ func TestProvisionReplicasInPlace(t *testing.T) {
 	js := c.JetStream(0)
 	ctx := testContext(t)
 	cfg := jhjs.DefaultConfig()
-	_, err := jhjs.Provision(ctx, js, cfg, nil)
+	var warned jstest.LogBuffer
+	_, err := jhjs.Provision(ctx, js, cfg, slog.New(slog.NewTextHandler(&warned, nil)))
 	require.NoError(t, err)
+	require.Contains(t, warned.String(), `level=WARN msg="JetStream is clustered but --replicas is 1: while the server holding a stream or bucket is down, jobhooks stops; give --replicas 3" cluster=jobhooks`)
 	requireReplicas(t, js, 1)
 
 	// Data in every stream and bucket, and the router's consumer, which
@@ -102,6 +105,7 @@ func TestProvisionReplicasInPlace(t *testing.T) {
 		require.Equal(t, withChanges(jhjs.ActionUpdated, change), results)
 		require.Contains(t, logs.String(), `msg="JetStream stream updated" stream=CHANGES changes="`+change+`"`)
 		require.Contains(t, logs.String(), `msg="JetStream bucket updated" bucket=job_results changes="`+change+`"`)
+		require.Equal(t, step.to == 1, strings.Contains(logs.String(), "JetStream is clustered but --replicas is 1"), "warned at R1 only")
 		requireReplicas(t, js, step.to)
 
 		for _, name := range []string{"CHANGES", "JOBS", "DEADLETTER"} {

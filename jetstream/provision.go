@@ -80,7 +80,8 @@ func collect(opts []EnsureOpt) *ensureOpts {
 
 // Provision validates c and ensures the contract's streams and buckets,
 // creating what is missing and updating what differs; run twice, the second
-// run changes nothing. It never deletes or purges.
+// run changes nothing. It never deletes or purges. On a JetStream cluster
+// with one replica it logs a warning: one server down would stop jobhooks.
 func Provision(ctx context.Context, js jetstream.JetStream, c Config, logger *slog.Logger) ([]ProvisionResult, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -88,10 +89,15 @@ func Provision(ctx context.Context, js jetstream.JetStream, c Config, logger *sl
 	var results []ProvisionResult
 	for _, cfg := range StreamConfigs(c) {
 		var r ProvisionResult
-		if _, err := EnsureStream(ctx, js, cfg, WithResult(&r), WithLogger(logger)); err != nil {
+		stream, err := EnsureStream(ctx, js, cfg, WithResult(&r), WithLogger(logger))
+		if err != nil {
 			return results, err
 		}
 		results = append(results, r)
+		if cl := stream.CachedInfo().Cluster; cfg.Name == StreamChanges && c.Replicas == 1 && logger != nil && cl != nil && cl.Name != "" {
+			logger.Warn("JetStream is clustered but --replicas is 1: while the server holding a stream or bucket is down, jobhooks stops; give --replicas 3",
+				"cluster", cl.Name)
+		}
 	}
 	for _, cfg := range BucketConfigs(c) {
 		var r ProvisionResult

@@ -28,9 +28,11 @@ func allWith(action jhjs.ProvisionAction) []jhjs.ProvisionResult {
 func TestProvisionCreatesTheContract(t *testing.T) {
 	s := jstest.Start(t)
 	ctx := testContext(t)
-	results, err := jhjs.Provision(ctx, s.JS, jhjs.DefaultConfig(), nil)
+	var logs jstest.LogBuffer
+	results, err := jhjs.Provision(ctx, s.JS, jhjs.DefaultConfig(), slog.New(slog.NewTextHandler(&logs, nil)))
 	require.NoError(t, err)
 	require.Equal(t, allWith(jhjs.ActionCreated), results)
+	require.NotContains(t, logs.String(), "level=WARN", "one replica on a single server is no warning")
 
 	for _, tc := range []struct {
 		name, subject string
