@@ -141,7 +141,9 @@ func (p *clusterPipeline) addRouter(node int) {
 	p.t.Helper()
 	// A job message a stopped node never confirmed is published again in
 	// seconds, not the default 10.
-	r := router.New(p.c.JetStream(node), router.Options{Logger: p.logger, AckTimeout: 2 * time.Second})
+	js, err := jetstream.New(p.c.Connect(node), jetstream.WithPublishAsyncTimeout(time.Minute)) // as the router command's
+	require.NoError(p.t, err)
+	r := router.New(js, router.Options{Logger: p.logger, AckTimeout: 2 * time.Second})
 	p.routers = append(p.routers, r)
 	p.run("router on node "+strconv.Itoa(node), r.Run)
 	select {
