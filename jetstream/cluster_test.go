@@ -1,6 +1,7 @@
 package jetstream_test
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -15,6 +16,14 @@ import (
 	"github.com/jobhooks/jobhooks/jetstream/jstest"
 )
 
+// clusterContext bounds a cluster test: longer than testContext, as
+// replicas catching up take a loaded machine a while.
+func clusterContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // contractStreams are the streams behind every stream and bucket of the
 // contract: a KV bucket is the stream KV_<bucket>.
 var contractStreams = []string{"CHANGES", "JOBS", "DEADLETTER", "KV_job_hooks", "KV_jobs", "KV_job_results"}
@@ -23,7 +32,7 @@ var contractStreams = []string{"CHANGES", "JOBS", "DEADLETTER", "KV_job_hooks", 
 // configured, a leader and n-1 current followers.
 func requireReplicas(t *testing.T, js jetstream.JetStream, n int) {
 	t.Helper()
-	ctx := testContext(t)
+	ctx := clusterContext(t)
 	for _, name := range contractStreams {
 		require.Eventually(t, func() bool {
 			s, err := js.Stream(ctx, name)
@@ -57,12 +66,12 @@ func TestProvisionR3OnCluster(t *testing.T) {
 	js := c.JetStream(1)
 	cfg := jhjs.DefaultConfig()
 	cfg.Replicas = 3
-	results, err := jhjs.Provision(testContext(t), js, cfg, nil)
+	results, err := jhjs.Provision(clusterContext(t), js, cfg, nil)
 	require.NoError(t, err)
 	require.Equal(t, allWith(jhjs.ActionCreated), results)
 	requireReplicas(t, js, 3)
 
-	results, err = jhjs.Provision(testContext(t), c.JetStream(2), cfg, nil)
+	results, err = jhjs.Provision(clusterContext(t), c.JetStream(2), cfg, nil)
 	require.NoError(t, err)
 	require.Equal(t, allWith(jhjs.ActionUnchanged), results, "from another node, nothing to do")
 }
@@ -70,7 +79,7 @@ func TestProvisionR3OnCluster(t *testing.T) {
 func TestProvisionReplicasInPlace(t *testing.T) {
 	c := natstest.StartCluster(t, natstest.ClusterOptions{})
 	js := c.JetStream(0)
-	ctx := testContext(t)
+	ctx := clusterContext(t)
 	cfg := jhjs.DefaultConfig()
 	var warned jstest.LogBuffer
 	_, err := jhjs.Provision(ctx, js, cfg, slog.New(slog.NewTextHandler(&warned, nil)))
@@ -147,7 +156,7 @@ func TestProvisionReplicasItCannotPlace(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := jhjs.DefaultConfig()
 			tc.change(&cfg)
-			_, err := jhjs.Provision(testContext(t), tc.js, cfg, nil)
+			_, err := jhjs.Provision(clusterContext(t), tc.js, cfg, nil)
 			require.ErrorIs(t, err, jhjs.ErrPlacement)
 			require.EqualError(t, err, tc.want)
 		})
@@ -155,11 +164,11 @@ func TestProvisionReplicasItCannotPlace(t *testing.T) {
 
 	// The same on update: R1 provisioned, then five asked for.
 	js := c.JetStream(1)
-	_, err := jhjs.Provision(testContext(t), js, jhjs.DefaultConfig(), nil)
+	_, err := jhjs.Provision(clusterContext(t), js, jhjs.DefaultConfig(), nil)
 	require.NoError(t, err)
 	cfg := jhjs.DefaultConfig()
 	cfg.Replicas = 5
-	_, err = jhjs.Provision(testContext(t), js, cfg, nil)
+	_, err = jhjs.Provision(clusterContext(t), js, cfg, nil)
 	require.ErrorIs(t, err, jhjs.ErrPlacement)
 	require.ErrorContains(t, err, "update stream CHANGES (replicas: 1 -> 5): cannot place the replicas: --replicas 5 needs 5 JetStream servers")
 	require.Equal(t, 1, streamInfo(t, js, "CHANGES").Config.Replicas, "nothing changed")
@@ -168,7 +177,7 @@ func TestProvisionReplicasItCannotPlace(t *testing.T) {
 func TestProvisionPlacement(t *testing.T) {
 	c := natstest.StartCluster(t, natstest.ClusterOptions{Name: "east", Tags: [][]string{{"az:1", "ssd"}, {"az:2", "ssd"}, {"az:2"}}})
 	js := c.JetStream(2)
-	ctx := testContext(t)
+	ctx := clusterContext(t)
 	cfg := jhjs.DefaultConfig()
 	cfg.PlacementCluster, cfg.PlacementTags = "east", []string{"ssd", "az:1"}
 	_, err := jhjs.Provision(ctx, js, cfg, nil)
