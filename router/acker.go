@@ -22,6 +22,7 @@ type pendingChange struct {
 	period  uint64                   // the keep-alive period it was queued in
 	dead    bool                     // jobs[0] is its dead letter
 	counted int                      // its messages in acker.sentJobs, once sent
+	sentAt  time.Time                // when its job messages were sent
 	seq     uint64                   // its CHANGES sequence, when dead (0: unknown)
 
 	// For the metrics: when it was delivered (zero without metrics), why
@@ -55,6 +56,8 @@ func (p *pendingChange) logAttrs(msg *nats.Msg) []any {
 // not stored, one at a time and in order, and only once every change it had
 // sent is done does it send again. So no job message is stored ahead of an
 // earlier one that failed, except one already in flight when it failed.
+// One sent AckTimeout ago or more and still unconfirmed when its turn comes
+// is published again at once, without waiting AckTimeout for it too.
 type acker struct {
 	r *Router
 
@@ -199,6 +202,7 @@ func (a *acker) send() {
 		a.sent++
 		p.counted = len(p.jobs)
 		a.sentJobs += p.counted
+		p.sentAt = time.Now()
 		for i, job := range p.jobs {
 			f, err := a.r.js.PublishMsgAsync(job)
 			if err != nil {
@@ -242,6 +246,15 @@ func (a *acker) settle(ctx context.Context) jetstream.PubAckFuture {
 			return nil
 		}
 		f := p.futures[a.job]
+		if f != nil && !a.awaiting && a.attempt == 0 && time.Since(p.sentAt) >= a.r.opts.AckTimeout {
+			// Sent with its change and still unconfirmed long after: its
+			// confirmation was lost (a stream leader or server gone while it
+			// was in flight). Waiting a whole AckTimeout for it, and then for
+			// each one sent with it, would hold routing up for as many
+			// AckTimeouts as were in flight: publish it again now (de-duplicated
+			// if it was stored after all).
+			f = nil
+		}
 		if f == nil {
 			var err error
 			if f, err = a.r.js.PublishMsgAsync(p.jobs[a.job]); err != nil {

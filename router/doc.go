@@ -17,7 +17,9 @@
 // once), it sends nothing new, publishes that one again with back-off and
 // then the ones after it that were not stored, one at a time, and sends new
 // ones only once every change it had sent is done. Only a message already in
-// flight when the failure happened can land ahead of the retried one.
+// flight when the failure happened can land ahead of the retried one. The
+// confirmations lost with a stream leader or a server are waited for once
+// (AckTimeout), not once per message in flight.
 // However long a change is held (JOBS down or full, slow callbacks), it
 // gets an in-progress ack every third of the consumer's ack wait, so it is
 // not delivered and routed again meanwhile.

@@ -51,7 +51,10 @@ type Options struct {
 	DeadLetterAttempts int
 	// AckTimeout is how long the router waits for the server to confirm a
 	// job message before publishing it again (default 10s; de-duplication
-	// makes the repeat harmless).
+	// makes the repeat harmless). Give the router a JetStream handle made
+	// with jetstream.WithPublishAsyncTimeout (the router command uses a
+	// minute): otherwise publishes whose confirmations a stream leader lost
+	// stay pending in the handle for good, and past its limit stall it.
 	AckTimeout time.Duration
 	// DrainTimeout bounds how long a stopping router waits for the
 	// confirmations of job messages already sent, so that it acknowledges

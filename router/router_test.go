@@ -564,6 +564,49 @@ func TestOrderHoldsWhileTheJobsStreamRefusesMessages(t *testing.T) {
 	}
 }
 
+// TestLostConfirmationsAreNotWaitedOutOneByOne: when the confirmations of
+// the job messages in flight are lost (JOBS stores them but answers
+// nothing, as when its leader goes away with them in flight), the router
+// waits AckTimeout once, not once for each: the rest, overdue by then, are
+// published again at once, and stored once.
+func TestLostConfirmationsAreNotWaitedOutOneByOne(t *testing.T) {
+	e := newEnv(t)
+	e.registerJob("audit", true)
+	e.putHook("device-audit", "audit", "dcim.device", events.ActionUpdate)
+	jobs, err := e.srv.JS.Stream(e.ctx, jhjs.StreamJobs)
+	require.NoError(t, err)
+	cfg := jobs.CachedInfo().Config
+	silent := cfg
+	silent.NoAck = true
+	_, err = e.srv.JS.UpdateStream(e.ctx, silent)
+	require.NoError(t, err)
+
+	const n = 50
+	for i := range n {
+		_, err := e.pub.PublishAsync(update(fmt.Sprintf("d%d", i), "A", "B"), events.EventOptions{ID: fmt.Sprintf("u%03d", i)})
+		require.NoError(t, err)
+	}
+	<-e.pub.PublishAsyncComplete()
+	timeouts := func() int { return strings.Count(e.log.String(), "no confirmation within") }
+	// As the router command's handle, it forgets unanswered publishes in
+	// time; without that they would stay pending in it for good.
+	js, err := jetstream.New(e.srv.Conn, jetstream.WithPublishAsyncTimeout(time.Second))
+	require.NoError(t, err)
+	r := e.startRouterOn(js, router.Options{MaxPending: n, AckTimeout: 200 * time.Millisecond, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond})
+	// All n changes' job messages were sent at once: once the first one's
+	// confirmation is overdue, all are.
+	require.Eventually(t, func() bool { return timeouts() >= 1 }, 30*time.Second, time.Millisecond, "the first confirmation times out")
+	before := timeouts()
+	_, err = e.srv.JS.UpdateStream(e.ctx, cfg)
+	require.NoError(t, err)
+	e.waitRouted(r, n)
+	// At most the head's publish in flight as JOBS answers again, and one
+	// that timed out just before it did.
+	require.LessOrEqual(t, timeouts()-before, 2, "confirmations waited for once each after JOBS answers again:\n%s", e.log.String())
+	require.Len(t, e.jobMessages("audit", n), n, "each stored once")
+	require.Eventually(t, func() bool { return js.PublishAsyncPending() == 0 }, 30*time.Second, time.Millisecond, "the lost confirmations are forgotten")
+}
+
 // TestStructuredChangesBecomeBinaryJobMessages: a change published in
 // structured mode (the whole event JSON in the body) reaches its job as a
 // binary-mode job message: ce- headers, the change data as the body.

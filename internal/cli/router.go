@@ -144,7 +144,9 @@ func runRouter(ctx context.Context, log *slog.Logger, conn jhjs.ConnOptions, pro
 		log.Info("connected to NATS", "url", nc.ConnectedUrlRedacted())
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
+	// Publishes whose confirmations a stream leader lost would otherwise
+	// stay pending in the handle for good, and past its limit stall it.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(time.Minute))
 	if err != nil {
 		return fmt.Errorf("JetStream: %w", err)
 	}
