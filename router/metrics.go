@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jobhooks/jobhooks/internal/promutil"
 )
 
 // Skip reasons: the reason label of jobhooks_router_changes_skipped_total.
@@ -49,7 +51,7 @@ func (c deadLetterClass) label() string {
 // metrics are the router's Prometheus metrics. Every child a change needs
 // is resolved up front, or once per job: the hot path only adds.
 type metrics struct {
-	collectors []prometheus.Collector
+	collectors promutil.Collectors
 
 	routed       prometheus.Counter
 	skipLoop     prometheus.Counter
@@ -126,28 +128,14 @@ func newMetrics(r *Router) *metrics {
 		}
 		return float64(n)
 	})
-	m.collectors = []prometheus.Collector{m.routed, skipped, dead, m.latency, m.published, hooks, jobs, enabled}
+	m.collectors = promutil.Collectors{m.routed, skipped, dead, m.latency, m.published, hooks, jobs, enabled}
 	return m
 }
 
 // register registers every collector with reg; on failure none stays.
-func (m *metrics) register(reg prometheus.Registerer) error {
-	for i, c := range m.collectors {
-		if err := reg.Register(c); err != nil {
-			for _, done := range m.collectors[:i] {
-				reg.Unregister(done)
-			}
-			return err
-		}
-	}
-	return nil
-}
+func (m *metrics) register(reg prometheus.Registerer) error { return m.collectors.Register(reg) }
 
-func (m *metrics) unregister(reg prometheus.Registerer) {
-	for _, c := range m.collectors {
-		reg.Unregister(c)
-	}
-}
+func (m *metrics) unregister(reg prometheus.Registerer) { m.collectors.Unregister(reg) }
 
 // jobPublished is the published counter of the job of job subject
 // jobs.<job>, resolved once per job.
