@@ -24,6 +24,7 @@ const (
 	DeadLetterInvalid    = "invalid"    // the change is not a valid change
 	DeadLetterUnroutable = "unroutable" // valid, but its job messages could not be built (decoded for the context callbacks, encoded)
 	DeadLetterRefused    = "refused"    // JetStream refused one of its job messages for good (too large, ...)
+	DeadLetterNotStored  = "not_stored" // its dead letter was refused for good too: terminated, the change is in CHANGES only
 )
 
 // deadLetterClass indexes metrics.deadLettered.
@@ -33,6 +34,7 @@ const (
 	classInvalid deadLetterClass = iota
 	classUnroutable
 	classRefused
+	classNotStored
 	numClasses
 )
 
@@ -43,6 +45,8 @@ func (c deadLetterClass) label() string {
 		return DeadLetterInvalid
 	case classUnroutable:
 		return DeadLetterUnroutable
+	case classNotStored:
+		return DeadLetterNotStored
 	default:
 		return DeadLetterRefused
 	}
@@ -72,7 +76,7 @@ func newMetrics(r *Router) *metrics {
 	}, []string{"reason"})
 	dead := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jobhooks_router_changes_dead_lettered_total",
-		Help: "Changes stored on deadletter.changes, by reason class: invalid, unroutable, refused.",
+		Help: "Changes stored on deadletter.changes, by reason class: invalid, unroutable, refused; and not_stored: changes terminated without one, their dead letter refused too.",
 	}, []string{"reason"})
 	m := &metrics{
 		routed: prometheus.NewCounter(prometheus.CounterOpts{
@@ -181,6 +185,14 @@ func (m *metrics) settled(p *pendingChange) {
 		default:
 			m.skipNoHook.Inc()
 		}
+	}
+}
+
+// deadLetterNotStored counts a change terminated because its dead letter was
+// refused for good; a nil *metrics counts nothing.
+func (m *metrics) deadLetterNotStored() {
+	if m != nil {
+		m.deadLettered[classNotStored].Inc()
 	}
 }
 
