@@ -85,7 +85,7 @@ func TestRouterDefaults(t *testing.T) {
 		`--jobs-max-age age\s+how long the JOBS stream keeps job messages \(default 7d\)`,
 		`--deadletter-max-age age\s+how long the DEADLETTER stream keeps dead letters \(default 30d\)`,
 		`--results-max-age age\s+how long the job_results bucket keeps job results \(default 30d\)`,
-		`--replicas int\s+replicas of every stream and bucket \(1 to 5; 3 on a cluster\) \(default 1\)`,
+		`--replicas int\s+replicas of every stream and bucket \(1 to 5; 3 on a cluster\), applied to existing ones too \(default 1\)`,
 	} {
 		require.Regexp(t, want, out.String())
 	}
