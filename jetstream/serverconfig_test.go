@@ -193,7 +193,7 @@ authorization { users: [ {user: a, password: b} ] }`, true},
 			if tc.text != "" {
 				path = writeConfig(t, tc.text)
 			} else {
-				for _, role := range []string{"PUBLISHER", "ROUTER", "RECEIVER", "OPERATOR", "ADMIN"} {
+				for _, role := range []string{"PUBLISHER", "ROUTER", "RECEIVER", "OPERATOR", "ADMIN", "BACKUP"} {
 					t.Setenv("JOBHOOKS_"+role+"_PASSWORD", "pw")
 				}
 			}

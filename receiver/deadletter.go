@@ -52,43 +52,23 @@ func (d *DeadLetters) List(ctx context.Context, job string) ([]*DeadLetter, erro
 			return nil, err
 		}
 	}
-	stream, err := d.js.Stream(ctx, jhjs.StreamDeadLetter)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, nil
-	}
+	raws, err := jhjs.ListDeadLetters(ctx, d.js, subject)
 	if err != nil {
-		return nil, fmt.Errorf("list dead letters: %w", err)
+		return nil, err
 	}
-	var out []*DeadLetter
-	for seq := uint64(1); ; {
-		raw, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list dead letters: %w", err)
-		}
-		out = append(out, newDeadLetter(raw))
-		seq = raw.Sequence + 1
+	out := make([]*DeadLetter, len(raws))
+	for i, raw := range raws {
+		out[i] = newDeadLetter(raw)
 	}
+	return out, nil
 }
 
 // Get returns the job dead letter at seq in the DEADLETTER stream;
 // ErrDeadLetterNotFound if there is none (or it is not a job's).
 func (d *DeadLetters) Get(ctx context.Context, seq uint64) (*DeadLetter, error) {
-	stream, err := d.js.Stream(ctx, jhjs.StreamDeadLetter)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, fmt.Errorf("%w: sequence %d (no %s stream)", ErrDeadLetterNotFound, seq, jhjs.StreamDeadLetter)
-	}
+	raw, err := jhjs.GetDeadLetter(ctx, d.js, seq, func(subject string) bool { return strings.HasPrefix(subject, deadLetterJobsPrefix) }, ErrDeadLetterNotFound)
 	if err != nil {
-		return nil, fmt.Errorf("get dead letter %d: %w", seq, err)
-	}
-	raw, err := stream.GetMsg(ctx, seq)
-	if errors.Is(err, jetstream.ErrMsgNotFound) || (err == nil && !strings.HasPrefix(raw.Subject, deadLetterJobsPrefix)) {
-		return nil, fmt.Errorf("%w: sequence %d", ErrDeadLetterNotFound, seq)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get dead letter %d: %w", seq, err)
+		return nil, err
 	}
 	return newDeadLetter(raw), nil
 }

@@ -4,11 +4,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jobhooks/jobhooks/internal/promutil"
 )
 
 // metrics are the Runner's Prometheus metrics (see docs/metrics.md).
 type metrics struct {
-	collectors  []prometheus.Collector
+	collectors  promutil.Collectors
 	jobs        *prometheus.CounterVec
 	attempts    *prometheus.CounterVec
 	deadLetters *prometheus.CounterVec
@@ -35,28 +37,14 @@ func newMetrics() *metrics {
 			Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 		}, []string{"job"}),
 	}
-	m.collectors = []prometheus.Collector{m.jobs, m.attempts, m.deadLetters, m.duration}
+	m.collectors = promutil.Collectors{m.jobs, m.attempts, m.deadLetters, m.duration}
 	return m
 }
 
 // register registers every collector with reg; on failure none stays.
-func (m *metrics) register(reg prometheus.Registerer) error {
-	for i, c := range m.collectors {
-		if err := reg.Register(c); err != nil {
-			for _, done := range m.collectors[:i] {
-				reg.Unregister(done)
-			}
-			return err
-		}
-	}
-	return nil
-}
+func (m *metrics) register(reg prometheus.Registerer) error { return m.collectors.Register(reg) }
 
-func (m *metrics) unregister(reg prometheus.Registerer) {
-	for _, c := range m.collectors {
-		reg.Unregister(c)
-	}
-}
+func (m *metrics) unregister(reg prometheus.Registerer) { m.collectors.Unregister(reg) }
 
 // jobMetrics are one job's children, resolved once when its runner starts;
 // a nil *jobMetrics counts nothing.

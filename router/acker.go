@@ -305,6 +305,7 @@ func (a *acker) failed(ctx context.Context, err error) {
 	case p.dead && permanent(err):
 		a.r.log.Error("the dead letter was refused; terminating the change, which stays in CHANGES",
 			"change_id", rawChangeID(p.msg.Headers()), "subject", p.msg.Subject(), "stream", jhjs.StreamChanges, "stream_seq", p.seq, "reason", msg.Header.Get(events.HeaderError), "error", err)
+		a.r.m.deadLetterNotStored()
 		a.term(p)
 		a.pop()
 		return

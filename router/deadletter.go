@@ -3,7 +3,6 @@ package router
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -45,43 +44,23 @@ func NewDeadLetters(js jetstream.JetStream) *DeadLetters { return &DeadLetters{j
 // List returns the dead-lettered changes, oldest first. A missing
 // DEADLETTER stream is an empty list.
 func (d *DeadLetters) List(ctx context.Context) ([]*DeadLetter, error) {
-	stream, err := d.js.Stream(ctx, jhjs.StreamDeadLetter)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, nil
-	}
+	raws, err := jhjs.ListDeadLetters(ctx, d.js, events.DeadLetterChanges)
 	if err != nil {
-		return nil, fmt.Errorf("list dead-lettered changes: %w", err)
+		return nil, err
 	}
-	var out []*DeadLetter
-	for seq := uint64(1); ; {
-		raw, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(events.DeadLetterChanges))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list dead-lettered changes: %w", err)
-		}
-		out = append(out, newDeadLetter(raw))
-		seq = raw.Sequence + 1
+	out := make([]*DeadLetter, len(raws))
+	for i, raw := range raws {
+		out[i] = newDeadLetter(raw)
 	}
+	return out, nil
 }
 
 // Get returns the dead-lettered change at seq in the DEADLETTER stream;
 // ErrDeadLetterNotFound if there is none (or the message there is a job's).
 func (d *DeadLetters) Get(ctx context.Context, seq uint64) (*DeadLetter, error) {
-	stream, err := d.js.Stream(ctx, jhjs.StreamDeadLetter)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, fmt.Errorf("%w: sequence %d (no %s stream)", ErrDeadLetterNotFound, seq, jhjs.StreamDeadLetter)
-	}
+	raw, err := jhjs.GetDeadLetter(ctx, d.js, seq, func(subject string) bool { return subject == events.DeadLetterChanges }, ErrDeadLetterNotFound)
 	if err != nil {
-		return nil, fmt.Errorf("get dead-lettered change %d: %w", seq, err)
-	}
-	raw, err := stream.GetMsg(ctx, seq)
-	if errors.Is(err, jetstream.ErrMsgNotFound) || (err == nil && raw.Subject != events.DeadLetterChanges) {
-		return nil, fmt.Errorf("%w: sequence %d", ErrDeadLetterNotFound, seq)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get dead-lettered change %d: %w", seq, err)
+		return nil, err
 	}
 	return newDeadLetter(raw), nil
 }

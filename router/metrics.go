@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jobhooks/jobhooks/internal/promutil"
 )
 
 // Skip reasons: the reason label of jobhooks_router_changes_skipped_total.
@@ -22,6 +24,7 @@ const (
 	DeadLetterInvalid    = "invalid"    // the change is not a valid change
 	DeadLetterUnroutable = "unroutable" // valid, but its job messages could not be built (decoded for the context callbacks, encoded)
 	DeadLetterRefused    = "refused"    // JetStream refused one of its job messages for good (too large, ...)
+	DeadLetterNotStored  = "not_stored" // its dead letter was refused for good too: terminated, the change is in CHANGES only
 )
 
 // deadLetterClass indexes metrics.deadLettered.
@@ -31,6 +34,7 @@ const (
 	classInvalid deadLetterClass = iota
 	classUnroutable
 	classRefused
+	classNotStored
 	numClasses
 )
 
@@ -41,6 +45,8 @@ func (c deadLetterClass) label() string {
 		return DeadLetterInvalid
 	case classUnroutable:
 		return DeadLetterUnroutable
+	case classNotStored:
+		return DeadLetterNotStored
 	default:
 		return DeadLetterRefused
 	}
@@ -49,7 +55,7 @@ func (c deadLetterClass) label() string {
 // metrics are the router's Prometheus metrics. Every child a change needs
 // is resolved up front, or once per job: the hot path only adds.
 type metrics struct {
-	collectors []prometheus.Collector
+	collectors promutil.Collectors
 
 	routed       prometheus.Counter
 	skipLoop     prometheus.Counter
@@ -70,7 +76,7 @@ func newMetrics(r *Router) *metrics {
 	}, []string{"reason"})
 	dead := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jobhooks_router_changes_dead_lettered_total",
-		Help: "Changes stored on deadletter.changes, by reason class: invalid, unroutable, refused.",
+		Help: "Changes stored on deadletter.changes, by reason class: invalid, unroutable, refused; and not_stored: changes terminated without one, their dead letter refused too.",
 	}, []string{"reason"})
 	m := &metrics{
 		routed: prometheus.NewCounter(prometheus.CounterOpts{
@@ -126,28 +132,14 @@ func newMetrics(r *Router) *metrics {
 		}
 		return float64(n)
 	})
-	m.collectors = []prometheus.Collector{m.routed, skipped, dead, m.latency, m.published, hooks, jobs, enabled}
+	m.collectors = promutil.Collectors{m.routed, skipped, dead, m.latency, m.published, hooks, jobs, enabled}
 	return m
 }
 
 // register registers every collector with reg; on failure none stays.
-func (m *metrics) register(reg prometheus.Registerer) error {
-	for i, c := range m.collectors {
-		if err := reg.Register(c); err != nil {
-			for _, done := range m.collectors[:i] {
-				reg.Unregister(done)
-			}
-			return err
-		}
-	}
-	return nil
-}
+func (m *metrics) register(reg prometheus.Registerer) error { return m.collectors.Register(reg) }
 
-func (m *metrics) unregister(reg prometheus.Registerer) {
-	for _, c := range m.collectors {
-		reg.Unregister(c)
-	}
-}
+func (m *metrics) unregister(reg prometheus.Registerer) { m.collectors.Unregister(reg) }
 
 // jobPublished is the published counter of the job of job subject
 // jobs.<job>, resolved once per job.
@@ -193,6 +185,14 @@ func (m *metrics) settled(p *pendingChange) {
 		default:
 			m.skipNoHook.Inc()
 		}
+	}
+}
+
+// deadLetterNotStored counts a change terminated because its dead letter was
+// refused for good; a nil *metrics counts nothing.
+func (m *metrics) deadLetterNotStored() {
+	if m != nil {
+		m.deadLettered[classNotStored].Inc()
 	}
 }
 

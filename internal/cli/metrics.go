@@ -2,12 +2,12 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,8 +23,12 @@ import (
 // PathMetrics serves the Prometheus metrics of a command's HTTP server.
 const PathMetrics = "/metrics"
 
-// consumerInfoTimeout bounds the consumer info requests of one scrape.
-const consumerInfoTimeout = 2 * time.Second
+// consumerInfoTimeout bounds the info request of each consumer in a
+// scrape, and maxConsumerInfos how many are in flight at once.
+const (
+	consumerInfoTimeout = 2 * time.Second
+	maxConsumerInfos    = 8
+)
 
 // newRegistry returns a registry with the build info, Go and process
 // collectors, and the lag of the given consumers. Each command has its
@@ -41,7 +45,7 @@ func newRegistry(js jetstream.JetStream, consumers []consumerRef) *prometheus.Re
 			Help:        "Always 1: the version and VCS revision the binary was built from, and the Go version.",
 			ConstLabels: prometheus.Labels{"version": b.version, "revision": b.commit, "goversion": runtime.Version()},
 		}, func() float64 { return 1 }),
-		&consumerLag{js: js, consumers: consumers},
+		&consumerLag{js: js, consumers: consumers, timeout: consumerInfoTimeout},
 	)
 	return reg
 }
@@ -76,6 +80,7 @@ var (
 type consumerLag struct {
 	js        jetstream.JetStream
 	consumers []consumerRef
+	timeout   time.Duration // each consumer's: a slow one leaves the others their time
 }
 
 func (c *consumerLag) Describe(ch chan<- *prometheus.Desc) {
@@ -83,20 +88,33 @@ func (c *consumerLag) Describe(ch chan<- *prometheus.Desc) {
 	ch <- ackPendingDesc
 }
 
+// Collect asks for the consumers' info in parallel, at most
+// maxConsumerInfos at once, so that a scrape takes about one timeout at
+// worst for a handful of receivers' jobs.
 func (c *consumerLag) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), consumerInfoTimeout)
-	defer cancel()
+	slots := make(chan struct{}, maxConsumerInfos)
+	var wg sync.WaitGroup
 	for _, ref := range c.consumers {
-		cons, err := c.js.Consumer(ctx, ref.stream, ref.consumer)
-		if err != nil {
-			err = fmt.Errorf("consumer %s on %s: %w", ref.consumer, ref.stream, err)
-			ch <- prometheus.NewInvalidMetric(pendingDesc, err)
-			continue
-		}
-		info := cons.CachedInfo()
-		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(info.NumPending), ref.stream, ref.consumer)
-		ch <- prometheus.MustNewConstMetric(ackPendingDesc, prometheus.GaugeValue, float64(info.NumAckPending), ref.stream, ref.consumer)
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			c.collect(ref, ch)
+		})
 	}
+	wg.Wait()
+}
+
+func (c *consumerLag) collect(ref consumerRef, ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	cons, err := c.js.Consumer(ctx, ref.stream, ref.consumer)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(pendingDesc, fmt.Errorf("consumer %s on %s: %w", ref.consumer, ref.stream, err))
+		return
+	}
+	info := cons.CachedInfo()
+	ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(info.NumPending), ref.stream, ref.consumer)
+	ch <- prometheus.MustNewConstMetric(ackPendingDesc, prometheus.GaugeValue, float64(info.NumAckPending), ref.stream, ref.consumer)
 }
 
 // serveReceiverHTTP serves the receiver's /metrics, /healthz and /readyz
@@ -120,13 +138,5 @@ func receiverConsumers(jobs []string) []consumerRef {
 // receiverReady is nil once the receiver is connected and every job is
 // registered and consuming (or disabled, its flag read).
 func receiverReady(nc *nats.Conn, r *receiver.Runner) error {
-	if !nc.IsConnected() {
-		return fmt.Errorf("not connected to NATS (%s)", nc.Status())
-	}
-	select {
-	case <-r.Ready():
-		return nil
-	default:
-		return errors.New("registering the jobs and starting their consumers")
-	}
+	return ready(nc, r.Ready(), "registering the jobs and starting their consumers")
 }

@@ -7,10 +7,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -106,4 +110,53 @@ func TestMetricsServeTheRestWhenAConsumerIsMissing(t *testing.T) {
 	resp.Body.Close()
 	require.NoError(t, err)
 	assert.Contains(t, string(body), `promhttp_metric_handler_errors_total{cause="gathering"} 1`, "the first scrape's failure")
+}
+
+// TestASlowConsumerInfoLeavesTheOthersTheirTime: the lag of the consumers
+// before and after one whose info never comes is still collected; only the
+// slow one is left out. The JetStream API is reached through a relay on
+// the real server that forwards every request but the slow consumer's.
+func TestASlowConsumerInfoLeavesTheOthersTheirTime(t *testing.T) {
+	t.Parallel()
+	s := jstest.StartProvisioned(t)
+	for _, job := range []string{"first", "slow", "last"} {
+		_, err := s.JS.CreateOrUpdateConsumer(t.Context(), jhjs.StreamJobs, jetstream.ConsumerConfig{
+			Durable: jhjs.ReceiverConsumer(job), FilterSubject: "jobs." + job, AckPolicy: jetstream.AckExplicitPolicy})
+		require.NoError(t, err)
+	}
+	const relay = "relay.API."
+	sub, err := s.Conn.Subscribe(relay+">", func(m *nats.Msg) {
+		subject := "$JS.API." + strings.TrimPrefix(m.Subject, relay)
+		if strings.HasSuffix(subject, "."+jhjs.ReceiverConsumer("slow")) {
+			return // never answered
+		}
+		resp, err := s.Conn.Request(subject, m.Data, 5*time.Second)
+		if err == nil {
+			_ = m.Respond(resp.Data)
+		}
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	js, err := jetstream.NewWithAPIPrefix(s.Conn, strings.TrimSuffix(relay, "."))
+	require.NoError(t, err)
+
+	lag := &consumerLag{js: js, consumers: receiverConsumers([]string{"first", "slow", "last"}), timeout: 500 * time.Millisecond}
+	ch := make(chan prometheus.Metric)
+	go func() { lag.Collect(ch); close(ch) }()
+	got := map[string]bool{}
+	invalid := 0
+	for m := range ch {
+		var pb dto.Metric
+		if m.Write(&pb) != nil {
+			invalid++
+			continue
+		}
+		for _, l := range pb.GetLabel() {
+			if l.GetName() == "consumer" {
+				got[l.GetValue()] = true
+			}
+		}
+	}
+	assert.Equal(t, map[string]bool{"receiver-first": true, "receiver-last": true}, got)
+	assert.Equal(t, 1, invalid, "the slow consumer is reported as a collection error")
 }

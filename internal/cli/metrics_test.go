@@ -201,6 +201,7 @@ func TestRouterAndReceiverMetrics(t *testing.T) {
 		{"jobhooks_router_changes_dead_lettered_total", []string{"reason", "invalid"}, 1},
 		{"jobhooks_router_changes_dead_lettered_total", []string{"reason", "unroutable"}, 0},
 		{"jobhooks_router_changes_dead_lettered_total", []string{"reason", "refused"}, 0},
+		{"jobhooks_router_changes_dead_lettered_total", []string{"reason", "not_stored"}, 0},
 		{"jobhooks_router_job_messages_published_total", []string{"job", "log"}, 1},
 		{"jobhooks_router_job_messages_published_total", []string{"job", "webhook"}, 1},
 		{"jobhooks_router_routing_latency_seconds", nil, 1}, // its count

@@ -91,11 +91,12 @@ func (r *routerRun) run(ctx context.Context, fs *pflag.FlagSet, stderr io.Writer
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: r.logLevel}))
 	ingestOpts.Logger = log
 	embedded := embeddedOptions(r.config, r.listen, fs.Changed("listen"), r.dataDir, fs.Changed("data-dir"))
-	if err := runRouter(ctx, log, r.conn, r.provision, embedded, r.http.addr, ingestOpts); err != nil {
+	err = runRouter(ctx, log, r.conn, r.provision, embedded, r.http.addr, ingestOpts)
+	if err != nil && !errors.As(err, &errLogged{}) {
 		log.Error("router stopped", "error", err)
-		return errLogged{err}
+		err = errLogged{err}
 	}
-	return nil
+	return err
 }
 
 // embeddedOptions combines --server-config with --listen and --data-dir:
@@ -175,24 +176,33 @@ func runRouter(ctx context.Context, log *slog.Logger, conn jhjs.ConnOptions, pro
 	}
 	err = r.Run(ctx)
 	stats := r.Stats()
-	log.Info("router stopped", "changes", stats.Changes, "job_messages", stats.Routed, "dead_lettered", stats.DeadLettered,
-		"skipped_loop", stats.SkippedLoop, "skipped_job_not_enabled", stats.SkippedJob)
-	if errors.Is(err, context.Canceled) {
-		return nil
+	// One line for the stop, with the counts and, when it failed, why.
+	attrs := []any{"changes", stats.Changes, "job_messages", stats.Routed, "dead_lettered", stats.DeadLettered,
+		"skipped_loop", stats.SkippedLoop, "skipped_job_not_enabled", stats.SkippedJob}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("router stopped", append(attrs, "error", err)...)
+		return errLogged{err}
 	}
-	return err
+	log.Info("router stopped", attrs...)
+	return nil
 }
 
 // routerReady is nil once the router is connected and routes.
 func routerReady(nc *nats.Conn, r *router.Router) error {
+	return ready(nc, r.Ready(), "loading the hook and job tables")
+}
+
+// ready is nil once nc is connected and done is closed; until then it
+// says what is missing (waiting: what the command is still doing).
+func ready(nc *nats.Conn, done <-chan struct{}, waiting string) error {
 	if !nc.IsConnected() {
 		return fmt.Errorf("not connected to NATS (%s)", nc.Status())
 	}
 	select {
-	case <-r.Ready():
+	case <-done:
 		return nil
 	default:
-		return errors.New("loading the hook and job tables")
+		return errors.New(waiting)
 	}
 }
 

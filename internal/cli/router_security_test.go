@@ -120,7 +120,7 @@ func TestRouterWarnsWhenItsServerIsExposed(t *testing.T) {
 // its user.
 func TestRouterWithTheShippedPermissionsFile(t *testing.T) {
 	t.Setenv(jhjs.EnvURL, "")
-	for _, role := range []string{"PUBLISHER", "ROUTER", "RECEIVER", "OPERATOR", "ADMIN"} {
+	for _, role := range []string{"PUBLISHER", "ROUTER", "RECEIVER", "OPERATOR", "ADMIN", "BACKUP"} {
 		t.Setenv("JOBHOOKS_"+role+"_PASSWORD", "pw-"+strings.ToLower(role)+"-42")
 	}
 	code, log := runRouter(t, "--server-config", "../../examples/nats-server.conf", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(),

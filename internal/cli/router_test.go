@@ -91,3 +91,34 @@ func TestRouterDefaults(t *testing.T) {
 	}
 	require.Empty(t, log.String(), "help asked for goes to stdout")
 }
+
+// TestAFailingRouterLogsOneStopLine: a router whose consumer is deleted
+// under it stops with one "router stopped" line, at error level, with its
+// counts and the error, and a failure exit code.
+func TestAFailingRouterLogsOneStopLine(t *testing.T) {
+	srv := jstest.Start(t)
+	var out, log jstest.LogBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- cli.Router(t.Context(), []string{"--nats-url", srv.URL}, strings.NewReader(""), &out, &log)
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(log.String(), "router ready") },
+		30*time.Second, 5*time.Millisecond, "router log:\n%s", log.String())
+	require.NoError(t, srv.JS.DeleteConsumer(t.Context(), jhjs.StreamChanges, jhjs.ConsumerRouter))
+	select {
+	case c := <-code:
+		require.NotEqual(t, cli.ExitOK, c, log.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("router did not stop; log:\n%s", log.String())
+	}
+	var stops []string
+	for line := range strings.Lines(log.String()) {
+		if strings.Contains(line, `msg="router stopped"`) {
+			stops = append(stops, line)
+		}
+	}
+	require.Len(t, stops, 1, log.String())
+	require.Contains(t, stops[0], "level=ERROR")
+	require.Contains(t, stops[0], "changes=0")
+	require.Contains(t, stops[0], "consume CHANGES")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -31,7 +32,7 @@ import (
 const serverConfig = "../../examples/nats-server.conf"
 
 // roles are the users of examples/nats-server.conf.
-var roles = []string{"publisher", "router", "receiver", "operator", "admin"}
+var roles = []string{"publisher", "router", "receiver", "operator", "admin", "backup"}
 
 // secured is a server started from examples/nats-server.conf, with a
 // password per role.
@@ -363,6 +364,13 @@ func TestPermissionsFileDenies(t *testing.T) {
 		{"router", "write a job result", false, "$KV.job_results.evil"},
 		{"admin", "delete a stream", false, "$JS.API.STREAM.DELETE.CHANGES"},
 		{"admin", "consume the receiver's work", false, "$JS.API.CONSUMER.MSG.NEXT.JOBS." + receiverConsumer},
+		{"operator", "snapshot the hooks", false, "$JS.API.STREAM.SNAPSHOT.KV_job_hooks"},
+		{"backup", "read a hook", false, "$JS.API.DIRECT.GET.KV_job_hooks.$KV.job_hooks.log-devices"},
+		{"backup", "write a hook", false, "$KV.job_hooks.evil"},
+		{"backup", "snapshot the changes", false, "$JS.API.STREAM.SNAPSHOT.CHANGES"},
+		{"backup", "restore over the job messages", false, "$JS.API.STREAM.RESTORE.JOBS"},
+		{"backup", "delete a bucket", false, "$JS.API.STREAM.DELETE.KV_job_hooks"},
+		{"backup", "read everyone's replies", true, "_INBOX.>"},
 	} {
 		t.Run(tc.role+" may not "+tc.what, func(t *testing.T) {
 			errs := make(chan error, 10)
@@ -421,4 +429,111 @@ func TestPermissionsFileReceiverBeforeRouter(t *testing.T) {
 	require.Contains(t, log.String(), `Permissions Violation for Publish to \"$JS.API.STREAM.CREATE.CHANGES\"`)
 	require.Contains(t, log.String(), "start the router first")
 	require.NoError(t, ctx.Err(), "it stopped on its own")
+}
+
+// TestPermissionsFileBackupRestoresTheBuckets: the backup user snapshots
+// job_hooks on one server and restores it into a new one (the JetStream
+// API calls behind nats backup stream / nats backup restore stream), where
+// the router then finds the hook.
+func TestPermissionsFileBackupRestoresTheBuckets(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// Random params, so that the snapshot is several chunks, each acknowledged.
+	blob := make([]byte, 8<<10)
+	_, _ = rand.Read(blob)
+	hook := []byte(`{"name":"log-devices","job":"log","enabled":true,"content_types":["dcim.device"],"events":["create"],"params":{"blob":"` +
+		hex.EncodeToString(blob) + `"}}`)
+
+	s := startSecured(t)
+	runCommand(t, ctx, "router", "router ready", func(ctx context.Context, log *jstest.LogBuffer) int {
+		return cli.Router(ctx, s.flags("router"), strings.NewReader(""), log, log)
+	})
+	var adminLog jstest.LogBuffer
+	_, adminJS := s.connect(t, "admin", &adminLog)
+	hooks, err := adminJS.KeyValue(ctx, jhjs.BucketJobHooks)
+	require.NoError(t, err)
+	_, err = hooks.Put(ctx, "log-devices", hook)
+	require.NoError(t, err)
+
+	var backupLog jstest.LogBuffer
+	nc, _ := s.connect(t, "backup", &backupLog)
+	snap := snapshotStream(t, nc, "KV_job_hooks")
+	require.Greater(t, len(snap.chunks), 2)
+
+	// A new server, restored before its router starts.
+	s2 := startSecured(t)
+	nc2, _ := s2.connect(t, "backup", &backupLog)
+	restoreStream(t, nc2, "KV_job_hooks", snap)
+	require.NotContains(t, backupLog.String(), "Permissions Violation")
+
+	var opLog jstest.LogBuffer
+	_, opJS := s2.connect(t, "operator", &opLog)
+	restored, err := opJS.KeyValue(ctx, jhjs.BucketJobHooks)
+	require.NoError(t, err)
+	e, err := restored.Get(ctx, "log-devices")
+	require.NoError(t, err)
+	require.Equal(t, hook, e.Value())
+	log := runCommand(t, ctx, "router on the restored server", "router ready", func(ctx context.Context, log *jstest.LogBuffer) int {
+		return cli.Router(ctx, s2.flags("router"), strings.NewReader(""), log, log)
+	})
+	require.Contains(t, log.String(), "hooks=1")
+}
+
+// snapshot is a stream's snapshot as the server sends it: its config and
+// state, and the archive's chunks.
+type snapshot struct {
+	Config json.RawMessage `json:"config"`
+	State  json.RawMessage `json:"state"`
+	chunks [][]byte
+}
+
+// snapshotStream takes a snapshot of stream: $JS.API.STREAM.SNAPSHOT, then
+// the chunks on a deliver subject of the user's inbox, each acknowledged
+// on its reply subject ($JS.SNAPSHOT.ACK...), until an empty one.
+func snapshotStream(t *testing.T, nc *nats.Conn, stream string) *snapshot {
+	t.Helper()
+	deliver := nc.NewRespInbox()
+	sub, err := nc.SubscribeSync(deliver)
+	require.NoError(t, err)
+	defer sub.Unsubscribe()
+	req, err := json.Marshal(map[string]any{"deliver_subject": deliver, "chunk_size": 1024})
+	require.NoError(t, err)
+	resp, err := nc.Request("$JS.API.STREAM.SNAPSHOT."+stream, req, 10*time.Second)
+	require.NoError(t, err)
+	var snap snapshot
+	require.NoError(t, json.Unmarshal(resp.Data, &snap), string(resp.Data))
+	require.NotEmpty(t, snap.Config, string(resp.Data))
+	for {
+		m, err := sub.NextMsg(10 * time.Second)
+		require.NoError(t, err)
+		if len(m.Data) == 0 { // the end: status 204, or why it failed
+			require.Contains(t, []string{"", "204"}, m.Header.Get("Status"), "the snapshot failed: %v", m.Header)
+			return &snap
+		}
+		snap.chunks = append(snap.chunks, m.Data)
+		if m.Reply != "" { // the last chunk has none
+			require.NoError(t, m.Respond(nil))
+		}
+	}
+}
+
+// restoreStream restores snap as stream: $JS.API.STREAM.RESTORE, then
+// each chunk, and an empty one, as requests to the subject it answered
+// ($JS.SNAPSHOT.RESTORE...).
+func restoreStream(t *testing.T, nc *nats.Conn, stream string, snap *snapshot) {
+	t.Helper()
+	req, err := json.Marshal(snap)
+	require.NoError(t, err)
+	resp, err := nc.Request("$JS.API.STREAM.RESTORE."+stream, req, 10*time.Second)
+	require.NoError(t, err)
+	var restore struct {
+		DeliverSubject string `json:"deliver_subject"`
+	}
+	require.NoError(t, json.Unmarshal(resp.Data, &restore))
+	require.NotEmpty(t, restore.DeliverSubject, string(resp.Data))
+	for _, chunk := range append(snap.chunks, nil) {
+		resp, err := nc.Request(restore.DeliverSubject, chunk, 10*time.Second)
+		require.NoError(t, err)
+		require.NotContains(t, string(resp.Data), `"error"`)
+	}
 }
