@@ -2,7 +2,9 @@ package jetstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -10,6 +12,28 @@ import (
 // maxFollowBatch bounds a batch of live updates, so that a steady stream of
 // writes cannot hold back the ones already read.
 const maxFollowBatch = 1024
+
+// DefaultBucketCheck is how often a Follower asks whether its bucket is
+// still the one it loaded (see WithBucketCheck).
+const DefaultBucketCheck = 5 * time.Second
+
+// ErrBucketReplaced means a followed bucket was deleted, or deleted and
+// created again (a restore from a backup): its watch would never say so,
+// and would go on from the old bucket's revision, missing the new one's
+// entries. It wraps ErrWatchClosed, so a Follower's owner stops as when the
+// watch ends, and its restart loads the bucket afresh.
+var ErrBucketReplaced = fmt.Errorf("%w: bucket deleted or created again", ErrWatchClosed)
+
+// FollowOpt sets an option of Follow.
+type FollowOpt func(*followOpts)
+
+type followOpts struct{ check time.Duration }
+
+// WithBucketCheck sets how often the Follower asks the server whether the
+// bucket is still the one it loaded (DefaultBucketCheck); 0 never.
+func WithBucketCheck(every time.Duration) FollowOpt {
+	return func(o *followOpts) { o.check = every }
+}
 
 // Follower is jobhooks' one way to hold a KV bucket in memory: load the
 // whole of it, then follow it live. A router never routes against a half
@@ -32,14 +56,83 @@ type FollowFunc func(batch []jetstream.KeyValueEntry, initial bool)
 // initial values once, then every update. Ready is closed once apply has
 // taken the initial values; Done when the Follower stopped, and Err says
 // why.
-func Follow(ctx context.Context, kv jetstream.KeyValue, keys string, apply FollowFunc) (*Follower, error) {
+//
+// A bucket deleted or created again under it ends it with ErrBucketReplaced,
+// noticed within the WithBucketCheck interval.
+func Follow(ctx context.Context, kv jetstream.KeyValue, keys string, apply FollowFunc, opts ...FollowOpt) (*Follower, error) {
+	o := followOpts{check: DefaultBucketCheck}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var created time.Time
+	if o.check > 0 {
+		st, err := kv.Status(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("bucket %q status: %w", kv.Bucket(), err)
+		}
+		created = bucketCreated(st)
+	}
 	w, err := kv.Watch(ctx, keys)
 	if err != nil {
 		return nil, fmt.Errorf("watch bucket %q: %w", kv.Bucket(), err)
 	}
 	f := &Follower{ready: make(chan struct{}), done: make(chan struct{})}
-	go f.run(ctx, w, apply)
+	var replaced <-chan error
+	if !created.IsZero() {
+		replaced = watchReplaced(ctx, f.done, kv, created, o.check)
+	}
+	go f.run(ctx, w, apply, replaced)
 	return f, nil
+}
+
+// bucketCreated is when the bucket's stream was created; zero if the status
+// does not say.
+func bucketCreated(st jetstream.KeyValueStatus) time.Time {
+	if s, ok := st.(*jetstream.KeyValueBucketStatus); ok && s.StreamInfo() != nil {
+		return s.StreamInfo().Created
+	}
+	return time.Time{}
+}
+
+// watchReplaced asks every interval whether kv is still the bucket created
+// at created, until ctx ends or done is closed; it sends ErrBucketReplaced
+// once it is not. A bucket that is not found must be missing twice in a row:
+// a cluster electing a leader may answer "not found" for a moment. Other
+// errors (a timeout, the connection down) are asked again next time.
+func watchReplaced(ctx context.Context, done <-chan struct{}, kv jetstream.KeyValue, created time.Time, every time.Duration) <-chan error {
+	replaced := make(chan error, 1)
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		missing := 0
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			case <-t.C:
+			}
+			st, err := kv.Status(ctx)
+			switch {
+			case errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound):
+				if missing++; missing < 2 {
+					continue
+				}
+			case err != nil:
+				missing = 0
+				continue
+			default:
+				missing = 0
+				if c := bucketCreated(st); c.IsZero() || c.Equal(created) {
+					continue
+				}
+			}
+			replaced <- fmt.Errorf("bucket %q: %w", kv.Bucket(), ErrBucketReplaced)
+			return
+		}
+	}()
+	return replaced
 }
 
 // Ready is closed once the initial values are applied.
@@ -49,8 +142,9 @@ func (f *Follower) Ready() <-chan struct{} { return f.ready }
 func (f *Follower) Done() <-chan struct{} { return f.done }
 
 // Err returns why the Follower stopped: ctx's cause, or ErrWatchClosed
-// when the watch ended first (the connection closed, the bucket was
-// deleted). Nil while it runs.
+// when the watch ended first (the connection closed), or ErrBucketReplaced
+// (which wraps ErrWatchClosed) when the bucket was deleted or created again.
+// Nil while it runs.
 func (f *Follower) Err() error {
 	select {
 	case <-f.done:
@@ -77,7 +171,7 @@ func (f *Follower) WaitReady(ctx context.Context) error {
 	}
 }
 
-func (f *Follower) run(ctx context.Context, w jetstream.KeyWatcher, apply FollowFunc) {
+func (f *Follower) run(ctx context.Context, w jetstream.KeyWatcher, apply FollowFunc, replaced <-chan error) {
 	defer close(f.done)
 	defer func() {
 		// Drained here, not in the background: nats.go closes the channel
@@ -103,6 +197,8 @@ func (f *Follower) run(ctx context.Context, w jetstream.KeyWatcher, apply Follow
 		select {
 		case <-ctx.Done():
 			f.err = context.Cause(ctx)
+			return
+		case f.err = <-replaced:
 			return
 		case e, ok := <-updates:
 			switch {
@@ -137,6 +233,8 @@ func (f *Follower) run(ctx context.Context, w jetstream.KeyWatcher, apply Follow
 		select {
 		case <-ctx.Done():
 			f.err = context.Cause(ctx)
+			return
+		case f.err = <-replaced:
 			return
 		case e, ok := <-updates:
 			if !ok {

@@ -120,3 +120,59 @@ func TestFollowStops(t *testing.T) {
 		assert.ErrorIs(t, f.Err(), jhjs.ErrWatchClosed)
 	})
 }
+
+// TestFollowEndsWhenItsBucketIsReplaced: a bucket deleted, or deleted and
+// created again (a restore from a backup), ends its Follower with
+// ErrBucketReplaced: its watch says nothing and would go on from the old
+// bucket's revision, missing what the new one holds. A bucket that stays is
+// followed on.
+func TestFollowEndsWhenItsBucketIsReplaced(t *testing.T) {
+	s := jstest.Start(t)
+	ctx := t.Context()
+	const check = 20 * time.Millisecond
+	cfg := jetstream.KeyValueConfig{Bucket: "replaced"}
+	for _, tc := range []struct {
+		name     string
+		recreate bool
+	}{{"deleted", false}, {"deleted and created again", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			kv, err := s.JS.CreateKeyValue(ctx, cfg)
+			require.NoError(t, err)
+			_, err = kv.PutString(ctx, "a", "1")
+			require.NoError(t, err)
+			l := &followLog{}
+			f, err := jhjs.Follow(ctx, kv, jetstream.AllKeys, l.apply, jhjs.WithBucketCheck(check))
+			require.NoError(t, err)
+			require.NoError(t, f.WaitReady(ctx))
+
+			// Followed on while it stays: a live put arrives, and the
+			// Follower has not stopped.
+			_, err = kv.PutString(ctx, "b", "1")
+			require.NoError(t, err)
+			require.Eventually(t, func() bool { _, _, live := l.snapshot(); return len(live) == 1 }, 10*time.Second, check)
+			select {
+			case <-f.Done():
+				t.Fatalf("stopped while its bucket stayed: %v", f.Err())
+			default:
+			}
+
+			require.NoError(t, s.JS.DeleteKeyValue(ctx, cfg.Bucket))
+			if tc.recreate {
+				kv2, err := s.JS.CreateKeyValue(ctx, cfg)
+				require.NoError(t, err)
+				_, err = kv2.PutString(ctx, "c", "1")
+				require.NoError(t, err)
+			}
+			select {
+			case <-f.Done():
+			case <-time.After(30 * time.Second):
+				t.Fatal("the follower did not notice its bucket replaced")
+			}
+			assert.ErrorIs(t, f.Err(), jhjs.ErrBucketReplaced)
+			assert.ErrorIs(t, f.Err(), jhjs.ErrWatchClosed, "its owner stops as when the watch ends")
+			if tc.recreate {
+				_ = s.JS.DeleteKeyValue(ctx, cfg.Bucket)
+			}
+		})
+	}
+}
