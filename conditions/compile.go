@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,8 +19,7 @@ const Root = "conditions"
 // JSON path of the first problem found (keys are checked in sorted order,
 // so the same input always reports the same problem).
 func Compile(raw []byte) (*Set, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
+	if len(bytes.TrimSpace(raw)) == 0 {
 		return &Set{}, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -30,8 +28,8 @@ func Compile(raw []byte) (*Set, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, &Error{Path: Root, Err: fmt.Errorf("%w: %w", ErrSyntax, err)}
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, &Error{Path: Root, Err: fmt.Errorf("%w: more data after the conditions, at byte %d", ErrSyntax, dec.InputOffset())}
+	if rest := bytes.TrimLeft(raw[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return nil, &Error{Path: Root, Err: fmt.Errorf("%w: more data after the conditions, at byte %d", ErrSyntax, len(raw)-len(rest))}
 	}
 	return compileValue(v)
 }
@@ -47,7 +45,7 @@ func compileValue(v any) (*Set, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return nil, &Error{Path: Root, Err: &problem{
-			msg: fmt.Sprintf("must be an object (a condition, or an \"and\"/\"or\" set), not a %s", typeName(v)),
+			msg: fmt.Sprintf("must be an object (a condition, or an \"and\"/\"or\" set), not %s", aTypeName(v)),
 			is:  ErrShape}}
 	}
 	if len(m) == 0 {
@@ -84,7 +82,7 @@ func (s *Set) compileNode(v any, path string) (*node, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return nil, &Error{Path: path, Err: &problem{
-			msg: fmt.Sprintf("must be an object (a condition, or an \"and\"/\"or\" set), not a %s", typeName(v)),
+			msg: fmt.Sprintf("must be an object (a condition, or an \"and\"/\"or\" set), not %s", aTypeName(v)),
 			is:  ErrShape}}
 	}
 	key, lg, isSet := setKey(m)
@@ -109,7 +107,7 @@ func (s *Set) compileNode(v any, path string) (*node, error) {
 	list, ok := m[key].([]any)
 	if !ok {
 		return nil, &Error{Path: path, Err: &problem{
-			msg: fmt.Sprintf("must be a list of conditions, not a %s", typeName(m[key])), is: ErrShape}}
+			msg: fmt.Sprintf("must be a list of conditions, not %s", aTypeName(m[key])), is: ErrShape}}
 	}
 	if len(list) == 0 {
 		return nil, &Error{Path: path, Err: &problem{
@@ -149,12 +147,12 @@ func compileCondition(m map[string]any, path string) (*condition, error) {
 		return nil, &Error{Path: path, Err: &problem{msg: `a condition needs "attr"`, is: ErrAttr}}
 	}
 	if c.attr, ok = attr.(string); !ok {
-		return nil, fail("attr", ErrShape, "must be a string, not a %s", typeName(attr))
+		return nil, fail("attr", ErrShape, "must be a string, not %s", aTypeName(attr))
 	}
 	if op, ok := m["op"]; ok {
 		s, isStr := op.(string)
 		if !isStr {
-			return nil, fail("op", ErrShape, "must be a string, not a %s", typeName(op))
+			return nil, fail("op", ErrShape, "must be a string, not %s", aTypeName(op))
 		}
 		c.op = Op(s)
 		if !c.op.known() {
@@ -164,7 +162,7 @@ func compileCondition(m map[string]any, path string) (*condition, error) {
 	if neg, ok := m["negate"]; ok && neg != nil {
 		b, isBool := neg.(bool)
 		if !isBool {
-			return nil, fail("negate", ErrShape, "must be true or false, not a %s", typeName(neg))
+			return nil, fail("negate", ErrShape, "must be true or false, not %s", aTypeName(neg))
 		}
 		c.negate = b
 	}
@@ -184,7 +182,7 @@ func compileCondition(m map[string]any, path string) (*condition, error) {
 	}
 	k, ok := kindOf(value)
 	if !ok {
-		return nil, fail("value", ErrValueType, "a %s value is not supported: use a string, number, boolean, list or null", typeName(value))
+		return nil, fail("value", ErrValueType, "%s value is not supported: use a string, number, boolean, list or null", aTypeName(value))
 	}
 	if !k.allows(c.op) {
 		return nil, fail("op", ErrOpNotAllowed, "%q is not allowed for a %s value (a %s value allows %s)", c.op, k, k, joinOps(allowed[k]))

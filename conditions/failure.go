@@ -137,14 +137,14 @@ func (f Failure) String() string {
 	case ReasonMissingKey:
 		fmt.Fprintf(&b, "%s did not resolve: no key %q", f.cond.attr, f.Key)
 	case ReasonNotAnObject:
-		fmt.Fprintf(&b, "%s did not resolve: cannot read key %q in a %s (%s)", f.cond.attr, f.Key, typeName(f.Value), clip(jsonText(f.Value)))
+		fmt.Fprintf(&b, "%s did not resolve: cannot read key %q in %s (%s)", f.cond.attr, f.Key, aTypeName(f.Value), clip(jsonText(f.Value)))
 		if f.cond.src != srcObject || f.cond.op.snapshot() {
 			b.WriteString("; snapshots hold raw field values, so choice fields have no .value")
 		}
 	case ReasonNoSnapshots:
 		b.WriteString("the change has neither a prechange nor a postchange snapshot")
 	case ReasonTypeMismatch:
-		fmt.Fprintf(&b, "%q cannot compare a %s value (%s)", f.cond.op, typeName(f.Value), clip(jsonText(f.Value)))
+		fmt.Fprintf(&b, "%q cannot compare %s (%s)", f.cond.op, aTypeName(f.Value), clip(jsonText(f.Value)))
 	}
 	return b.String()
 }

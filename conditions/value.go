@@ -221,3 +221,15 @@ func typeName(v any) string {
 	}
 	return "value"
 }
+
+// aTypeName is typeName with its article: "a string", "an object", "null".
+func aTypeName(v any) string {
+	switch t := typeName(v); t {
+	case "null":
+		return t
+	case "object":
+		return "an object"
+	default:
+		return "a " + t
+	}
+}
