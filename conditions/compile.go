@@ -199,7 +199,7 @@ func compileCondition(m map[string]any, path string) (*condition, error) {
 			}
 			c.re = re
 		}
-	case kindNumber:
+	case kindNumber, kindBool:
 		n, ok := toNumber(c.value)
 		if !ok {
 			return nil, fail("value", ErrShape, "%s is not a number", jsonText(value))

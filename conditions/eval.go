@@ -59,21 +59,17 @@ func (n *node) eval(in *Input, f *Failure) (result, abort bool) {
 		}
 		return true, false
 	case logicOr:
-		first := true
-		for _, c := range n.children {
-			var cf Failure
-			ok, abort := c.eval(in, &cf)
-			if abort {
-				*f = cf
-				return false, true
+		var first Failure
+		for i, c := range n.children {
+			ok, abort := c.eval(in, f)
+			if ok || abort {
+				return ok, abort
 			}
-			if ok {
-				return true, false
-			}
-			if first {
-				*f, first = cf, false
+			if i == 0 {
+				first = *f
 			}
 		}
+		*f = first
 		return false, false
 	}
 	return n.cond.eval(in, f)
