@@ -81,6 +81,7 @@ func (c *condition) eval(in *Input, f *Failure) (result, abort bool) {
 	}
 	var (
 		v      any
+		st     walkStatus
 		absent bool // a snapshot the change does not have: v is null
 	)
 	switch c.src {
@@ -92,8 +93,7 @@ func (c *condition) eval(in *Input, f *Failure) (result, abort bool) {
 			*f = c.failure(ReasonAbsentData, nil)
 			return false, false
 		}
-		var st walkStatus
-		if v, st = walk(obj, c.keys, false); st.failed() {
+		if v, st = walk(obj, c.keys, false, true); st.failed() {
 			return c.unresolved(f, v, st)
 		}
 	case srcPre, srcPost:
@@ -106,7 +106,7 @@ func (c *condition) eval(in *Input, f *Failure) (result, abort bool) {
 			// other snapshot shows to be real: a typo must not match every
 			// create or delete.
 			if len(c.keys) > 0 && other != nil {
-				if ov, st := walk(other, c.keys, true); st.failed() {
+				if ov, st := walk(other, c.keys, true, true); st.failed() {
 					if st.reason == ReasonMissingKey {
 						st.at = 0 // it is this snapshot's first key that is missing
 						return c.unresolved(f, nil, st)
@@ -117,17 +117,22 @@ func (c *condition) eval(in *Input, f *Failure) (result, abort bool) {
 			absent = true
 			break
 		}
-		var st walkStatus
-		if v, st = walk(snap, c.keys, false); st.failed() {
+		if v, st = walk(snap, c.keys, false, true); st.failed() {
 			return c.unresolved(f, v, st)
 		}
 	case srcSnapshots:
 		v = map[string]any{"prechange": orNil(in.Pre), "postchange": orNil(in.Post)}
 	}
-	ok, mismatch := c.apply(v)
+	var ok, mismatch bool
+	if st.mapped {
+		ok, mismatch = c.applyMapped(mappedList{v.([]any), c.keys[len(c.keys)-1]})
+	} else {
+		ok, mismatch = c.apply(v)
+	}
 	if mismatch {
 		if !absent {
 			*f = c.failure(ReasonTypeMismatch, v)
+			f.mapped = st.mapped
 			return false, true
 		}
 		ok = false // null compared by an op that needs a value: a non-match
@@ -137,8 +142,38 @@ func (c *condition) eval(in *Input, f *Failure) (result, abort bool) {
 	}
 	if !ok {
 		*f = c.failure(ReasonFalse, v)
+		f.mapped = st.mapped
 	}
 	return ok, false
+}
+
+// applyMapped is apply on the list a path's last key maps to (tags.slug),
+// read item by item.
+func (c *condition) applyMapped(l mappedList) (ok, mismatch bool) {
+	switch c.op {
+	case OpEq:
+		return c.kind == kindList && l.equalList(c.list), false
+	case OpIn:
+		for _, e := range c.list {
+			if el, isList := e.([]any); isList && l.equalList(el) {
+				return true, false
+			}
+		}
+		return false, false
+	case OpContains:
+		for i := range l.items {
+			e := l.at(i)
+			if c.kind == kindString {
+				if s, isStr := e.(string); isStr && s == c.str {
+					return true, false
+				}
+			} else if pyEqual(e, c.value) {
+				return true, false
+			}
+		}
+		return false, false
+	}
+	return false, true // a list cannot be ordered against a number or matched by a regex
 }
 
 // apply is the op on the resolved value v; mismatch reports a comparison
@@ -273,7 +308,7 @@ func walkSnapshot(snap map[string]any, keys []string) (any, walkStatus) {
 	if snap == nil {
 		return nil, walkStatus{reason: ReasonMissingKey}
 	}
-	return walk(snap, keys, true)
+	return walk(snap, keys, true, false)
 }
 
 func (c *condition) unresolved(f *Failure, v any, st walkStatus) (bool, bool) {
@@ -283,7 +318,7 @@ func (c *condition) unresolved(f *Failure, v any, st walkStatus) (bool, bool) {
 }
 
 func (c *condition) failure(r Reason, v any) Failure {
-	return Failure{Path: c.path, Reason: r, Value: v, cond: c}
+	return Failure{Path: c.path, Reason: r, value: v, cond: c}
 }
 
 func orNil(m map[string]any) any {

@@ -174,6 +174,12 @@ func TestEvalPaths(t *testing.T) {
 		{"list mapping negated", `{"attr": "tags.slug", "value": "exempt", "op": "contains", "negate": true}`, update, true, ReasonNone},
 		{"list mapping is the whole list", `{"attr": "tags.slug", "value": ["core", "edge"]}`, update, true, ReasonNone},
 		{"list mapping numbers", `{"attr": "tags.id", "value": 2, "op": "contains"}`, update, true, ReasonNone},
+		{"list mapping in a list of lists", `{"attr": "tags.slug", "value": [["x"], ["core", "edge"]], "op": "in"}`, update, true, ReasonNone},
+		{"list mapping in a list of strings", `{"attr": "tags.slug", "value": ["core", "edge"], "op": "in"}`, update, false, ReasonFalse},
+		{"list mapping eq a string", `{"attr": "tags.slug", "value": "core"}`, update, false, ReasonFalse},
+		{"list mapping gt is invalid", `{"attr": "tags.id", "value": 1, "op": "gt"}`, update, false, ReasonTypeMismatch},
+		{"list mapping twice", `{"attr": "device_type.manufacturer.slug", "value": "arista"}`, update, true, ReasonNone},
+		{"a null item stops list mapping", `{"attr": "x.slug", "value": "a", "op": "contains"}`, nothing, false, ReasonAbsentData},
 		{"a list itself", `{"attr": "config_context.ntp", "value": "10.0.0.2", "op": "contains"}`, update, true, ReasonNone},
 		{"an empty list maps to an empty list", `{"attr": "interfaces.name", "value": []}`, update, true, ReasonNone},
 		{"contains on an empty mapped list", `{"attr": "interfaces.name", "value": "e1", "op": "contains"}`, update, false, ReasonFalse},
@@ -328,6 +334,10 @@ func TestFailureSaysWhy(t *testing.T) {
 			`conditions.or[0]: name eq "x": false: name is "edge-01"`, "edge-01", false},
 		{`{"attr": "name", "op": "lt", "value": 3}`,
 			`conditions: name lt 3: "lt" cannot compare a string ("edge-01")`, "edge-01", false},
+		{`{"attr": "tags.slug", "op": "contains", "value": "dist"}`,
+			`conditions: tags.slug contains "dist": false: tags.slug is ["core","edge"]`, []any{"core", "edge"}, false},
+		{`{"attr": "tags.id", "op": "lt", "value": 3}`,
+			`conditions: tags.id lt 3: "lt" cannot compare a list ([1,2])`, []any{1.0, 2.0}, false},
 		{`{"attr": "name", "op": "changed"}`,
 			`conditions: name changed: false: before "edge-01", after "edge-01"`, nil, false},
 		{`{"attr": "new_field", "op": "unchanged"}`,
@@ -342,7 +352,7 @@ func TestFailureSaysWhy(t *testing.T) {
 			assert.Equal(t, tt.msg, f.String())
 			assert.Equal(t, tt.unresolved, f.Unresolved())
 			if tt.value != nil {
-				assert.Equal(t, tt.value, f.Value)
+				assert.Equal(t, tt.value, f.Value())
 			}
 		})
 	}
@@ -364,8 +374,9 @@ func TestFailureSaysWhy(t *testing.T) {
 	assert.False(t, f.Unresolved())
 }
 
-// TestEvalAllocations pins the fast path: conditions on scalar values
-// allocate nothing, so thousands of hooks cost the router no garbage.
+// TestEvalAllocations pins the fast path: conditions allocate nothing,
+// lists mapped by their last key (tags.slug) included, so thousands of
+// hooks cost the router no garbage.
 func TestEvalAllocations(t *testing.T) {
 	in := inputFor(t, update)
 	for _, cond := range []string{
@@ -376,11 +387,46 @@ func TestEvalAllocations(t *testing.T) {
 		`{"attr": "serial", "value": "JPE\\d+", "op": "regex"}`,
 		`{"attr": "snapshots.prechange.status", "value": "planned"}`,
 		`{"attr": "serial", "op": "changed"}`,
+		`{"attr": "tags.slug", "value": "edge", "op": "contains"}`,
+		`{"attr": "tags.slug", "value": "dist", "op": "contains"}`,
+		`{"attr": "tags.slug", "value": ["core", "edge"]}`,
 		`{"and": [{"attr": "name", "value": "edge-01"}, {"or": [{"attr": "role.slug", "value": "x"}, {"attr": "nmae", "value": "y"}]}]}`,
 	} {
 		s, err := Compile([]byte(cond))
 		require.NoError(t, err)
 		allocs := testing.AllocsPerRun(100, func() { s.Eval(in) })
 		assert.Zero(t, allocs, cond)
+	}
+}
+
+// TestListItemsChecked: as in NetBox, mapping a key over a list needs
+// every item to be an object with that key, even when an earlier item
+// already matched.
+func TestListItemsChecked(t *testing.T) {
+	tests := []struct {
+		name   string
+		tags   []any
+		reason Reason
+	}{
+		{"a null item", []any{map[string]any{"slug": "core"}, nil}, ReasonMissingKey},
+		{"an item without the key", []any{map[string]any{"slug": "core"}, map[string]any{"name": "x"}}, ReasonMissingKey},
+		{"an item that is a string", []any{map[string]any{"slug": "core"}, "edge"}, ReasonNotAnObject},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, cond := range []string{
+				`{"attr": "tags.slug", "value": "core", "op": "contains"}`,
+				`{"attr": "tags.slug", "op": "changed"}`,
+				`{"attr": "snapshots.postchange.tags.slug", "value": "core", "op": "contains"}`,
+			} {
+				s, err := Compile([]byte(cond))
+				require.NoError(t, err)
+				obj := map[string]any{"tags": tt.tags}
+				ok, f := s.Eval(Input{Data: obj, Pre: obj, Post: obj})
+				assert.False(t, ok, cond)
+				assert.Equal(t, tt.reason, f.Reason, cond)
+				assert.True(t, f.Unresolved(), cond)
+			}
+		})
 	}
 }

@@ -60,10 +60,6 @@ type Failure struct {
 	// "conditions.or[0].and[1]".
 	Path   string
 	Reason Reason
-	// Value is what attr resolved to (ReasonFalse, ReasonTypeMismatch), or
-	// the value the path could not descend (ReasonMissingKey: the object
-	// lacking Key; ReasonNotAnObject: the scalar or list in the way).
-	Value any
 	// Key is the key of attr at which the path stopped, when it did not
 	// resolve.
 	Key string
@@ -73,7 +69,21 @@ type Failure struct {
 	Before, After               any
 	BeforeMissing, AfterMissing bool
 
-	cond *condition
+	value  any
+	mapped bool // value is the list attr's last key maps over
+	cond   *condition
+}
+
+// Value is what attr resolved to (ReasonFalse, ReasonTypeMismatch), or the
+// value the path could not descend (ReasonMissingKey: the object lacking
+// Key; ReasonNotAnObject: the scalar or list in the way). A path whose last
+// key maps over a list (tags.slug) is built here, from the Input's maps:
+// call Value before changing them.
+func (f Failure) Value() any {
+	if f.mapped {
+		return mappedList{f.value.([]any), f.cond.keys[len(f.cond.keys)-1]}.materialize()
+	}
+	return f.value
 }
 
 // Invalid reports that the condition could not be evaluated (attr did not
@@ -130,21 +140,21 @@ func (f Failure) String() string {
 		if f.cond.op.snapshot() {
 			fmt.Fprintf(&b, "false: before %s, after %s", snapText(f.Before, f.BeforeMissing), snapText(f.After, f.AfterMissing))
 		} else {
-			fmt.Fprintf(&b, "false: %s is %s", f.cond.attr, jsonText(f.Value))
+			fmt.Fprintf(&b, "false: %s is %s", f.cond.attr, jsonText(f.Value()))
 		}
 	case ReasonAbsentData:
 		b.WriteString("the change has no object (no data, postchange or prechange)")
 	case ReasonMissingKey:
 		fmt.Fprintf(&b, "%s did not resolve: no key %q", f.cond.attr, f.Key)
 	case ReasonNotAnObject:
-		fmt.Fprintf(&b, "%s did not resolve: cannot read key %q in %s (%s)", f.cond.attr, f.Key, aTypeName(f.Value), clip(jsonText(f.Value)))
+		fmt.Fprintf(&b, "%s did not resolve: cannot read key %q in %s (%s)", f.cond.attr, f.Key, aTypeName(f.Value()), clip(jsonText(f.Value())))
 		if f.cond.src != srcObject || f.cond.op.snapshot() {
 			b.WriteString("; snapshots hold raw field values, so choice fields have no .value")
 		}
 	case ReasonNoSnapshots:
 		b.WriteString("the change has neither a prechange nor a postchange snapshot")
 	case ReasonTypeMismatch:
-		fmt.Fprintf(&b, "%q cannot compare %s (%s)", f.cond.op, aTypeName(f.Value), clip(jsonText(f.Value)))
+		fmt.Fprintf(&b, "%q cannot compare %s (%s)", f.cond.op, aTypeName(f.Value()), clip(jsonText(f.Value())))
 	}
 	return b.String()
 }
