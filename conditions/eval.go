@@ -107,10 +107,6 @@ func (c *condition) eval(in *Input, f *Failure) (result, abort bool) {
 			// create or delete.
 			if len(c.keys) > 0 && other != nil {
 				if ov, st := walk(other, c.keys, true, true); st.failed() {
-					if st.reason == ReasonMissingKey {
-						st.at = 0 // it is this snapshot's first key that is missing
-						return c.unresolved(f, nil, st)
-					}
 					return c.unresolved(f, ov, st)
 				}
 			}

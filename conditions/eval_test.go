@@ -357,9 +357,15 @@ func TestFailureSaysWhy(t *testing.T) {
 		})
 	}
 
-	s, err := Compile([]byte(`{"attr": "serial", "op": "changed"}`))
+	s, err := Compile([]byte(`{"attr": "snapshots.prechange.custom_fields.ownr", "value": null}`))
 	require.NoError(t, err)
-	_, f := s.Eval(inputFor(t, dataOnly))
+	_, f := s.Eval(inputFor(t, create))
+	assert.Equal(t, `conditions: snapshots.prechange.custom_fields.ownr eq null: snapshots.prechange.custom_fields.ownr did not resolve: no key "ownr"`, f.String())
+	assert.True(t, f.Unresolved())
+
+	s, err = Compile([]byte(`{"attr": "serial", "op": "changed"}`))
+	require.NoError(t, err)
+	_, f = s.Eval(inputFor(t, dataOnly))
 	assert.Equal(t, `conditions: serial changed: the change has neither a prechange nor a postchange snapshot`, f.String())
 	assert.True(t, f.Unresolved())
 	assert.True(t, f.Invalid())
