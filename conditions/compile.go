@@ -136,9 +136,13 @@ func compileCondition(m map[string]any, path string) (*condition, error) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if !slices.Contains(conditionKeys, k) {
-			return nil, fail(k, ErrUnknownKey, "unknown key %q: a condition has %s", k, strings.Join(conditionKeys, ", "))
+		if slices.Contains(conditionKeys, k) {
+			continue
 		}
+		if l := strings.ToLower(k); l == "and" || l == "or" {
+			return nil, fail(k, ErrUnknownKey, "%q with other keys: a set has exactly one key, \"and\" or \"or\"", k)
+		}
+		return nil, fail(k, ErrUnknownKey, "unknown key %q: a condition has %s", k, strings.Join(conditionKeys, ", "))
 	}
 	c := &condition{path: path, op: OpEq}
 
