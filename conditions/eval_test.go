@@ -436,3 +436,44 @@ func TestListItemsChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestMappedListMatchesMaterialized: a path whose last key maps over a
+// list (read item by item, without building the list) evaluates exactly
+// as the built list does.
+func TestMappedListMatchesMaterialized(t *testing.T) {
+	lists := [][]any{
+		{},
+		{"core"},
+		{"core", "edge"},
+		{1.0, 2.0},
+		{true},
+		{nil},
+		{[]any{"a", "b"}},
+		{map[string]any{"x": 1.0}},
+	}
+	ops := []string{
+		`"value": "core", "op": "contains"`, `"value": "core"`, `"value": ["core", "edge"]`, `"value": []`,
+		`"value": ["core"], "op": "in"`, `"value": [["core", "edge"], ["core"]], "op": "in"`, `"value": [[]], "op": "in"`,
+		`"value": 1, "op": "contains"`, `"value": true, "op": "contains"`, `"value": ["a", "b"], "op": "contains"`,
+		`"value": 1, "op": "gt"`, `"value": "c", "op": "regex"`, `"value": null`, `"value": 1`,
+		`"value": "core", "op": "contains", "negate": true`,
+	}
+	for _, list := range lists {
+		items := make([]any, len(list))
+		for i, e := range list {
+			items[i] = map[string]any{"slug": e}
+		}
+		in := Input{Data: map[string]any{"tags": items, "slugs": list}}
+		for _, op := range ops {
+			mapped, err := Compile([]byte(`{"attr": "tags.slug", ` + op + `}`))
+			require.NoError(t, err)
+			built, err := Compile([]byte(`{"attr": "slugs", ` + op + `}`))
+			require.NoError(t, err)
+			gotM, fM := mapped.Eval(in)
+			gotB, fB := built.Eval(in)
+			assert.Equal(t, gotB, gotM, "%v %s", list, op)
+			assert.Equal(t, fB.Reason, fM.Reason, "%v %s", list, op)
+			assert.Equal(t, fB.Value(), fM.Value(), "%v %s", list, op)
+		}
+	}
+}
