@@ -1,6 +1,7 @@
 package conditions
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -141,6 +142,18 @@ func TestCompileValueTakesDecodedJSON(t *testing.T) {
 	s, err := CompileValue(map[string]any{"attr": "asn", "value": 65000.0, "op": "gt"})
 	require.NoError(t, err)
 	ok, _ := s.Eval(Input{Data: map[string]any{"asn": 65001.0}})
+	assert.True(t, ok)
+
+	s, err = CompileValue(map[string]any{"attr": "asn", "value": 65001, "op": "gte"})
+	require.NoError(t, err, "Go integers are numbers")
+	ok, _ = s.Eval(Input{Data: map[string]any{"asn": 65001.0}})
+	assert.True(t, ok)
+
+	list := []any{json.Number("1"), json.Number("2.5")}
+	s, err = CompileValue(map[string]any{"attr": "n", "value": list, "op": "in"})
+	require.NoError(t, err)
+	assert.Equal(t, []any{json.Number("1"), json.Number("2.5")}, list, "CompileValue leaves its argument as it was")
+	ok, _ = s.Eval(Input{Data: map[string]any{"n": 2.5}})
 	assert.True(t, ok)
 }
 

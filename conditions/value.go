@@ -161,25 +161,28 @@ func pyEqual(a, b any) bool {
 	return ok && c == 0
 }
 
-// normalize makes a compiled value's numbers what Eval compares: float64
-// where exact, json.Number kept for integers beyond float64 (toNumber reads
-// them exactly), floats rounded as Python rounds them.
+// normalize returns a compiled value with its numbers as Eval compares
+// them: float64 where exact, json.Number kept for integers beyond float64
+// (toNumber reads them exactly), floats rounded as Python rounds them. It
+// copies lists and objects, so CompileValue never changes its argument.
 func normalize(v any) any {
 	switch x := v.(type) {
 	case json.Number:
-		n, ok := parseNumber(string(x))
-		if ok && n.big == nil {
+		if n, ok := parseNumber(string(x)); ok && n.big == nil {
 			return n.f
 		}
-		return x
 	case []any:
+		out := make([]any, len(x))
 		for i, e := range x {
-			x[i] = normalize(e)
+			out[i] = normalize(e)
 		}
+		return out
 	case map[string]any:
+		out := make(map[string]any, len(x))
 		for k, e := range x {
-			x[k] = normalize(e)
+			out[k] = normalize(e)
 		}
+		return out
 	}
 	return v
 }
@@ -194,10 +197,11 @@ func kindOf(v any) (kind, bool) {
 		return kindString, true
 	case bool:
 		return kindBool, true
-	case json.Number, float64:
-		return kindNumber, true
 	case []any:
 		return kindList, true
+	}
+	if _, ok := toNumber(v); ok {
+		return kindNumber, true
 	}
 	return 0, false
 }
