@@ -1,0 +1,49 @@
+package conditions
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// compileRegex compiles a regex value anchored at the start only, as
+// Python's re.match is (not at the end, and not at each line with (?m)).
+// Go's RE2 lacks what needs backtracking; those constructs get a message
+// that says so instead of RE2's terse one.
+func compileRegex(pattern string) (*regexp.Regexp, error) {
+	if _, err := regexp.Compile(pattern); err != nil {
+		return nil, &problem{msg: regexMessage(pattern, err), is: ErrRegex}
+	}
+	// The group keeps an alternation (a|b) anchored as a whole; Go scopes
+	// inline flags such as (?i) to it, which is what they mean here.
+	return regexp.MustCompile(`\A(?:` + pattern + `)`), nil
+}
+
+func regexMessage(pattern string, err error) string {
+	unsupported := func(what string) string {
+		return fmt.Sprintf("regex %q uses %s, which Go's RE2 regex engine does not support (it has no backtracking); rewrite it without", pattern, what)
+	}
+	for _, c := range []struct{ syntax, what string }{
+		{"(?=", "a lookahead (?=...)"},
+		{"(?!", "a negative lookahead (?!...)"},
+		{"(?<=", "a lookbehind (?<=...)"},
+		{"(?<!", "a negative lookbehind (?<!...)"},
+		{"(?>", "an atomic group (?>...)"},
+		{"(?(", "a conditional group (?(...)...)"},
+	} {
+		if strings.Contains(pattern, c.syntax) {
+			return unsupported(c.what)
+		}
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "invalid escape sequence: `\\") {
+		esc := msg[strings.LastIndex(msg, "`\\")+1 : len(msg)-1]
+		if len(esc) == 2 && esc[1] >= '1' && esc[1] <= '9' {
+			return unsupported("a backreference " + esc)
+		}
+		if esc == `\Z` {
+			return fmt.Sprintf("regex %q: Go's RE2 has no \\Z; use \\z (end of text)", pattern)
+		}
+	}
+	return fmt.Sprintf("regex %q does not compile: %s", pattern, strings.TrimPrefix(msg, "error parsing regexp: "))
+}
