@@ -50,17 +50,20 @@ func (h *heartbeats) reconnects() uint64 { return h.seen.Load() }
 
 // beat is what heartbeats knows of a held message.
 type beat struct {
-	alive  time.Time // last known alive on the server: fetched, or a heartbeat sent in time
+	alive  time.Time // last known alive on the server: asked for, or a heartbeat sent in time
 	lapsed bool      // it went longer than the ack wait without one
 }
 
-func (h *heartbeats) add(m jetstream.Msg) {
+// add holds m, fetched by a request sent at asked: the server may have
+// sent m as early as that, so a reply that took longer than the ack wait to
+// be read (the process was stopped meanwhile) is lapsed.
+func (h *heartbeats) add(m jetstream.Msg, asked time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.held == nil {
 		h.held = make(map[jetstream.Msg]*beat)
 	}
-	h.held[m] = &beat{alive: time.Now()}
+	h.held[m] = &beat{alive: asked}
 }
 
 func (h *heartbeats) remove(m jetstream.Msg) {

@@ -73,12 +73,10 @@ func TestHeartbeatsNoticeALapse(t *testing.T) {
 	defer func() { _ = sub.Unsubscribe() }()
 
 	h := newHeartbeats(beatsAckWait, nc)
-	h.add(kept)
-	h.add(paused)
-	// The pause: no heartbeat for paused since twice the ack wait.
-	h.mu.Lock()
-	h.held[paused].alive = time.Now().Add(-2 * beatsAckWait)
-	h.mu.Unlock()
+	h.add(kept, time.Now())
+	// The pause: the reply with paused was read twice the ack wait after
+	// it was asked for.
+	h.add(paused, time.Now().Add(-2*beatsAckWait))
 	runBeats(t, h)
 	assert.True(t, h.lapsed(paused), "lapsed as soon as its last heartbeat is older than the ack wait")
 
@@ -112,7 +110,7 @@ func TestHeartbeatsLapseOnReconnect(t *testing.T) {
 	nc := s.NewConn(t)
 	_, msgs := heldMessages(t, s, nc, 1)
 	h := newHeartbeats(beatsAckWait, nc)
-	h.add(msgs[0])
+	h.add(msgs[0], time.Now())
 	runBeats(t, h)
 	require.False(t, h.lapsed(msgs[0]))
 
@@ -130,7 +128,7 @@ func TestHeartbeatsDoNotCountWhileDisconnected(t *testing.T) {
 	nc := s.NewConn(t, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	_, msgs := heldMessages(t, s, nc, 1)
 	h := newHeartbeats(beatsAckWait, nc)
-	h.add(msgs[0])
+	h.add(msgs[0], time.Now())
 	runBeats(t, h)
 
 	s.Server().Shutdown()

@@ -443,6 +443,7 @@ func (j *jobRunner) freeSlots(n int) {
 func (j *jobRunner) fetch(p *puller, n int, noWait bool) (int, error) {
 	var batch jetstream.MessageBatch
 	var err error
+	asked := time.Now()
 	if noWait {
 		batch, err = p.consumer.FetchNoWait(n)
 	} else {
@@ -458,7 +459,7 @@ func (j *jobRunner) fetch(p *puller, n int, noWait bool) (int, error) {
 	// The batch is what is there now, or one message.
 	msgs := make([]jetstream.Msg, 0, n)
 	for msg := range batch.Messages() {
-		j.beats.add(msg)
+		j.beats.add(msg, asked)
 		msgs = append(msgs, msg)
 	}
 	got := len(msgs)
