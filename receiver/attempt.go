@@ -136,7 +136,8 @@ func (j *jobRunner) attempt(d *delivery, endRun func()) {
 				}
 				ctx, cancel := j.settleContext()
 				defer cancel()
-				if err := j.storeResult(ctx, rec, res, add); err != nil {
+				// Overtaken or not, the final write below says.
+				if _, err := j.storeResult(ctx, rec, res, add); err != nil {
 					logger.Error("cannot record the job's start", "error", err)
 				} else {
 					add = nil
@@ -159,7 +160,7 @@ func (j *jobRunner) attempt(d *delivery, endRun func()) {
 		res.Error = o.err.Error()
 	}
 	var settle func() error
-	deadLettered := false
+	deadLetters := false // settle dead-letters the message
 	switch {
 	case job.Failed():
 		res.Status = StatusFailed
@@ -177,16 +178,24 @@ func (j *jobRunner) attempt(d *delivery, endRun func()) {
 		if o.errored() {
 			res.Status = StatusErrored
 		}
+		// The dead letter comes after the record: an attempt the record
+		// shows overtaken must not dead-letter the message again. Should
+		// the process die in between, the redelivery finds the final
+		// record and dead-letters the message then (settleAgain).
 		subject, _ := events.DeadLetterJobSubject(j.name)
-		if err := j.deadLetter(d, o.err.Error()); err != nil {
-			note(LevelError, fmt.Sprintf("Attempt %d of %d failed: %v; giving up, but the dead letter could not be stored (%v): the message stays in the JOBS stream, sequence %d",
-				n, maxAttempts, o.err, err, d.meta.Sequence.Stream))
-			logger.Error("cannot dead-letter a job message", "error", err, "stream_seq", d.meta.Sequence.Stream)
-			settle = func() error { return nil }
-		} else {
-			note(LevelError, fmt.Sprintf("Attempt %d of %d failed: %v; giving up: dead-lettered to %s", n, maxAttempts, o.err, subject))
-			settle = d.msg.Term
-			deadLettered = true
+		note(LevelError, fmt.Sprintf("Attempt %d of %d failed: %v; giving up: dead-lettered to %s", n, maxAttempts, o.err, subject))
+		deadLetters = true
+		settle = func() error {
+			if err := j.deadLetter(d, o.err.Error()); err != nil {
+				logger.Error("cannot dead-letter a job message", "error", err, "stream_seq", d.meta.Sequence.Stream)
+				// The record said dead-lettered: it is corrected.
+				if _, err := j.storeResult(ctx, rec, res, []LogEntry{{Time: time.Now().UTC(), Level: LevelError,
+					Message: fmt.Sprintf("Not dead-lettered after all: the dead letter could not be stored (%v); the message stays in the JOBS stream, sequence %d", err, d.meta.Sequence.Stream)}}); err != nil {
+					logger.Error("cannot record the failed dead letter", "error", err)
+				}
+				return nil
+			}
+			return d.msg.Term()
 		}
 	case o.aborted:
 		res.Status = StatusRetrying
@@ -202,19 +211,39 @@ func (j *jobRunner) attempt(d *delivery, endRun func()) {
 	res.Completed = &now
 	ctx, cancel = j.settleContext() // the first may have expired while the job ran
 	defer cancel()
+	if res.Status == StatusCompleted && !j.records(n, rec) && j.beats.lapsed(d.msg) {
+		// Held past the ack wait without heartbeats, the message may have
+		// run elsewhere meanwhile: a record written since is read, so that
+		// this attempt is recorded on top of it (and found overtaken).
+		if fresh, err := j.results.load(ctx, key); err == nil {
+			rec = fresh
+		}
+	}
 	var err error
+	overtaken := false
 	settled := res.Status.Final()                           // for good: not to be attempted again
 	if j.records(n, rec) || res.Status != StatusCompleted { // results "failures": a first attempt that completed leaves none
-		err = j.storeResult(ctx, rec, res, add)
+		overtaken, err = j.storeResult(ctx, rec, res, add)
+	}
+	if overtaken {
+		// The message was redelivered while this attempt ran (its receiver
+		// was paused past the ack wait), and a later attempt holds it or
+		// settled it. This one is left unsettled: the server applies an
+		// ack or a nak by stream sequence, whichever delivery sent it, so
+		// it would settle the later attempt's message.
+		logger.Warn("job attempt overtaken by a later attempt of the same message (this receiver was paused past the ack wait); its logs are added to the record, its outcome is dropped",
+			"status", res.Status, "record_status", rec.prev.Status, "record_attempts", rec.prev.Attempts, "stream_seq", d.meta.Sequence.Stream)
+		j.metrics.attempted(res.Status, ran, false)
+		return
 	}
 	if err != nil {
 		// Settled now, the message would leave a record saying running
 		// forever, and nothing would retry it: it is released for
 		// another attempt instead, unless the server will not redeliver it.
 		switch {
-		case deadLettered:
-			// The dead letter holds the message now: running it again would
-			// dead-letter it twice. Only the record is missing.
+		case deadLetters:
+			// Given up: the dead letter will hold the message; running it
+			// again would fail again. Only the record is missing.
 			logger.Error("cannot record the job's result; the message is dead-lettered and terminated without it", "error", err,
 				"status", res.Status, "stream_seq", d.meta.Sequence.Stream)
 		case d.attempts() < j.consumerCfg.MaxDeliver:
@@ -447,8 +476,12 @@ func (j *jobRunner) deadLetter(d *delivery, reason string) error {
 // storeResult writes a result record (see record.store), trying a few
 // times: it is where the job's logs are, so it is worth a short wait
 // before the message is released for want of it.
-func (j *jobRunner) storeResult(ctx context.Context, rec *record, res *Result, add []LogEntry) error {
-	return settleWithRetries(ctx, func() error { return rec.store(ctx, res, add) })
+func (j *jobRunner) storeResult(ctx context.Context, rec *record, res *Result, add []LogEntry) (overtaken bool, err error) {
+	err = settleWithRetries(ctx, func() (err error) {
+		overtaken, err = rec.store(ctx, res, add)
+		return err
+	})
+	return overtaken, err
 }
 
 // retryLater gives back a message that could not run for a passing reason

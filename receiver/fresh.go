@@ -35,7 +35,12 @@ type since struct {
 	seq        uint64    // stream sequences after this, when known
 	time       time.Time // else stream timestamps after this
 	reconnects uint64    // the connection's reconnects when it was taken
+	retry      time.Time // when taken after a reconnect failed: not before this again
 }
+
+// sinceRetry paces the JOBS lookups of since.current while they fail:
+// each may take up to fetchWait, and holds up the fetching goroutine.
+const sinceRetry = time.Second
 
 // consumerSince returns the since of cons; created: the caller has just
 // created it, and the stream's last sequence now bounds what it may have
@@ -63,17 +68,21 @@ func streamSince(ctx context.Context, js jetstream.JetStream, reconnects uint64)
 }
 
 // current returns s while the connection has not reconnected since s was
-// taken; after a reconnect, only messages stored from then on are surely
-// new (until JOBS answers, none is).
-func (s since) current(ctx context.Context, js jetstream.JetStream) since {
-	reconnects := js.Conn().Stats().Reconnects
+// taken (reconnects: the count now); after a reconnect, only messages
+// stored from then on are surely new. Until JOBS answers, none is: the
+// lookup is tried again a second later at the soonest.
+func (s since) current(ctx context.Context, js jetstream.JetStream, reconnects uint64) since {
 	if reconnects == s.reconnects {
 		return s
 	}
-	if now, ok := streamSince(ctx, js, reconnects); ok {
-		return now
+	now := time.Now()
+	if now.Before(s.retry) {
+		return s
 	}
-	return since{seq: ^uint64(0), reconnects: s.reconnects} // try again with the next message
+	if taken, ok := streamSince(ctx, js, reconnects); ok {
+		return taken
+	}
+	return since{seq: ^uint64(0), reconnects: s.reconnects, retry: now.Add(sinceRetry)}
 }
 
 // fresh reports whether msg surely has no result record: its first

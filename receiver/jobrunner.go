@@ -52,7 +52,7 @@ type jobRunner struct {
 	held    chan struct{} // slots of messages taken from the iterator, not yet settled
 	running chan struct{} // slots of running attempts
 	queue   keyQueue
-	beats   heartbeats
+	beats   *heartbeats
 	pullers sync.WaitGroup
 	workers sync.WaitGroup
 	// idle hands an object's messages to a worker that has run out of
@@ -99,7 +99,7 @@ func newJobRunner(c jobRunnerConfig) *jobRunner {
 	return &jobRunner{
 		jobRunnerConfig: c,
 		gate:            newGate(),
-		beats:           heartbeats{ackWait: c.opts.Consumer.AckWait},
+		beats:           newHeartbeats(c.opts.Consumer.AckWait, c.js.Conn()),
 		held:            make(chan struct{}, c.opts.Prefetch),
 		running:         make(chan struct{}, c.opts.Concurrency),
 		ended:           make(chan *puller),
@@ -437,12 +437,13 @@ func (j *jobRunner) freeSlots(n int) {
 }
 
 // fetch asks p's consumer for up to n messages in one request (noWait:
-// only those there now) and dispatches each as it arrives. It returns how
+// only those there now) and dispatches them. It returns how
 // many came, and why the request ended early (nats.ErrTimeout when it
 // expired with none).
 func (j *jobRunner) fetch(p *puller, n int, noWait bool) (int, error) {
 	var batch jetstream.MessageBatch
 	var err error
+	asked := time.Now()
 	if noWait {
 		batch, err = p.consumer.FetchNoWait(n)
 	} else {
@@ -453,9 +454,16 @@ func (j *jobRunner) fetch(p *puller, n int, noWait bool) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	got := 0
+	// Every message of the batch gets heartbeats before any is dispatched:
+	// dispatch may wait for JOBS after a reconnect (see since.current).
+	// The batch is what is there now, or one message.
+	msgs := make([]jetstream.Msg, 0, n)
 	for msg := range batch.Messages() {
-		got++
+		j.beats.add(msg, asked)
+		msgs = append(msgs, msg)
+	}
+	got := len(msgs)
+	for _, msg := range msgs {
 		j.dispatch(p, msg)
 	}
 	switch err := batch.Error(); {
@@ -481,12 +489,13 @@ func (j *jobRunner) consumerGone(p *puller) bool {
 // decodes the message, so that the one fetching goroutine stays quick.
 func (j *jobRunner) dispatch(p *puller, msg jetstream.Msg) {
 	d := &delivery{msg: msg}
-	j.beats.add(msg)
 	d.meta, d.err = msg.Metadata()
 	if d.err == nil {
-		ctx, cancel := context.WithTimeout(j.fetchCtx, fetchWait)
-		p.since = p.since.current(ctx, j.js)
-		cancel()
+		if n := j.beats.reconnects(); n != p.since.reconnects { // rare: no context per message
+			ctx, cancel := context.WithTimeout(j.fetchCtx, fetchWait)
+			p.since = p.since.current(ctx, j.js, n)
+			cancel()
+		}
 		d.fresh = p.since.fresh(msg, d.meta)
 	}
 	d.key = orderKey(msg.Headers(), msg.Data())

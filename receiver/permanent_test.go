@@ -164,8 +164,12 @@ func TestAFailedDeadLetterIsStoredOnRedelivery(t *testing.T) {
 	e.start(reg, opts)
 	require.NoError(t, e.JS.DeleteStream(ctx, jhjs.StreamDeadLetter))
 	e.publishJob("h", "rejected", "c-1", change(events.ActionCreate, "1", nil, device("1", "A")), nil)
-	res := e.waitResult("h", "c-1", receiver.StatusFailed)
-	assert.Contains(t, strings.Join(messages(res), "\n"), "the dead letter could not be stored")
+	// The record is stored before the dead letter is tried, and corrected
+	// when it could not be stored.
+	require.Eventually(t, func() bool {
+		res, err := e.results.Get(ctx, receiver.ResultKey("h", events.ChangeKey("test://nautobot", "c-1")))
+		return err == nil && res.Status == receiver.StatusFailed && strings.Contains(strings.Join(messages(res), "\n"), "the dead letter could not be stored")
+	}, time.Minute, 10*time.Millisecond, "the record says the dead letter could not be stored")
 
 	_, err := jhjs.Provision(ctx, e.JS, jhjs.DefaultConfig(), nil)
 	require.NoError(t, err)

@@ -193,20 +193,22 @@ const maxConflicts = 5
 //
 // An attempt overtaken by a later attempt of the same message (its
 // receiver was paused past the ack wait, and the message was redelivered
-// meanwhile) adds its log entries but leaves the record's status and
-// attempts to the later one: a stale attempt never turns a final record
-// back, nor counts fewer attempts than ran.
-func (rc *record) store(ctx context.Context, r *Result, add []LogEntry) error {
+// meanwhile; see overtakes) adds its log entries but leaves the record's
+// status, attempts and error to the later one, and store reports it
+// (overtaken): a stale attempt never turns a final record back, nor counts
+// fewer attempts than ran, and must not settle the message.
+func (rc *record) store(ctx context.Context, r *Result, add []LogEntry) (overtaken bool, err error) {
 	for conflicts := 0; ; conflicts++ {
 		w := r
-		if p := rc.prev; p != nil && p.Created.Equal(r.Created) && p.Attempts > r.Attempts {
-			later := *p
+		overtaken = rc.prev != nil && rc.prev.overtakes(r)
+		if overtaken {
+			later := *rc.prev
 			w = &later
 		}
 		w.Logs = append(slices.Clip(rc.logs), add...)
 		data, kept, err := encodeResult(w, rc.rs.recordLimit())
 		if err != nil {
-			return err
+			return false, err
 		}
 		var rev uint64
 		if rc.rev == 0 {
@@ -216,17 +218,31 @@ func (rc *record) store(ctx context.Context, r *Result, add []LogEntry) error {
 		}
 		if err == nil {
 			rc.rev, rc.logs, r.Logs = rev, kept, kept
-			return nil
+			return overtaken, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyExists) || conflicts == maxConflicts {
-			return fmt.Errorf("store job result %s: %w", rc.key, err)
+			return false, fmt.Errorf("store job result %s: %w", rc.key, err)
 		}
 		fresh, err := rc.rs.load(ctx, rc.key)
 		if err != nil {
-			return err
+			return false, err
 		}
 		rc.rev, rc.prev, rc.logs = fresh.rev, fresh.prev, fresh.logs
 	}
+}
+
+// overtakes reports whether p, a stored record, is of a later attempt of
+// the same message (same JOBS timestamp; a replay is a new message) than
+// r: one that counts more attempts, or as many and is final. The spare
+// delivery settles a stranded last attempt with the same attempt number
+// as that attempt, which may still be running in a paused receiver. A
+// record the attempt wrote itself (same start; a write whose reply was
+// lost, tried again) is not a later one.
+func (p *Result) overtakes(r *Result) bool {
+	if !p.Created.Equal(r.Created) {
+		return false
+	}
+	return p.Attempts > r.Attempts || p.Attempts == r.Attempts && p.Status.Final() && !p.Started.Equal(r.Started)
 }
 
 // recordLimit is the most a record may take: the connection's max payload

@@ -286,23 +286,33 @@ func count(t *testing.T, js jetstream.JetStream, jobs ...string) tally {
 }
 
 // readIDs reads every message on subject of stream and counts them by
-// ce-id, so a message stored twice is counted twice.
+// ce-id, so a message stored twice is counted twice. It reads until the
+// consumer has nothing pending: a fetch that comes back empty (a slow
+// server) is no end.
 func readIDs(t *testing.T, js jetstream.JetStream, stream, subject string) map[string]int {
 	t.Helper()
 	cons, err := js.OrderedConsumer(t.Context(), stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
 	require.NoError(t, err)
 	seen := map[string]int{}
-	for {
+	info, err := cons.Info(t.Context())
+	require.NoError(t, err)
+	if info.NumPending == 0 {
+		return seen
+	}
+	deadline := time.Now().Add(time.Minute)
+	for read := 0; ; {
 		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(time.Second))
 		require.NoError(t, err)
-		n := 0
 		for m := range batch.Messages() {
 			seen[events.HeaderValue(m.Headers(), "ce-id")]++
-			n++
+			read++
+			meta, err := m.Metadata()
+			require.NoError(t, err)
+			if meta.NumPending == 0 {
+				return seen
+			}
 		}
-		if n == 0 {
-			return seen
-		}
+		require.True(t, time.Now().Before(deadline), "reading %s of %s: %d messages read in a minute, more pending", subject, stream, read)
 	}
 }
 
