@@ -19,7 +19,7 @@ const (
 	wantContentType = `want <app_label>.<model>, lower-case tokens matching [a-z][a-z0-9_]* (e.g. dcim.device)`
 	wantJobName     = `want 1-64 characters of a-z, 0-9, '_' and '-', starting with a letter or digit`
 	wantHookName    = `want 1-128 characters of A-Z, a-z, 0-9, '_' and '-', starting with a letter or digit`
-	wantFields      = `(want name, content_types, job, enabled, events, params)`
+	wantFields      = `(want name, content_types, job, enabled, events, params, conditions, changed_fields, skip_noop)`
 )
 
 func TestDecodeHook(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -208,8 +209,10 @@ func (s *Store) restoreSecrets(ctx context.Context, h *Hook) error {
 }
 
 // checkConflicts is Nautobot's JobHook.check_for_conflicts: no other hook
-// with the same job, a shared content type and a shared event. The first
-// conflict is reported in h's order of content types and events.
+// with the same job, a shared event and a shared content type, where a
+// pattern shares every content type it selects (dcim.* overlaps
+// dcim.device, dcim.* and *). The first conflict is reported in h's order
+// of content types and events, then the other hooks' name order.
 func (s *Store) checkConflicts(ctx context.Context, h *Hook) error {
 	entries, err := jhjs.LatestEntries(ctx, s.hooks, jetstream.AllKeys)
 	if err != nil {
@@ -229,8 +232,18 @@ func (s *Store) checkConflicts(ctx context.Context, h *Hook) error {
 	for _, ct := range h.ContentTypes {
 		for _, action := range h.Events {
 			for _, other := range others {
-				if other.Matches(ct, action) {
-					return newError(fmt.Sprintf("hook %q: %v for %s on %s to job %s: %q", h.Name, ErrConflict, action, ct, h.Job, other.Name), ErrConflict)
+				if !slices.Contains(other.Events, action) {
+					continue
+				}
+				for _, oct := range other.ContentTypes {
+					if !overlap(ct, oct) {
+						continue
+					}
+					msg := fmt.Sprintf("hook %q: %v for %s on %s to job %s: %q", h.Name, ErrConflict, action, ct, h.Job, other.Name)
+					if oct != ct {
+						msg += fmt.Sprintf(" (its content type %s overlaps %s)", oct, ct)
+					}
+					return newError(msg, ErrConflict)
 				}
 			}
 		}
