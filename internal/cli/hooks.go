@@ -227,6 +227,7 @@ func (h *hooksCmd) get(ctx context.Context, name string) error {
 	return Table(h.out, []string{"FIELD", "VALUE"}, [][]string{
 		{"name", hook.Name}, {"job", hook.Job}, {"enabled", formatBool(hook.Enabled)}, {"events", joinActions(hook.Events)},
 		{"content types", strings.Join(hook.ContentTypes, ",")}, {"params", params}, {"revision", fmt.Sprint(rev)},
+		{"conditions", orDash(string(hook.Conditions))}, {"on changes to", orDash(strings.Join(hook.ChangedFields, ","))}, {"skip no-ops", formatBool(hook.SkipsNoop())},
 	})
 }
 
