@@ -149,9 +149,15 @@ func TestIndexPatternsAgreeWithMatches(t *testing.T) {
 // A hook listing overlapping entries (which Validate refuses, but the
 // index does not check) is still returned once.
 func TestIndexOverlappingEntriesOnce(t *testing.T) {
-	x := newTestIndex(hook("h", "j", cts("dcim.device", "dcim.*", "*"), create))
+	x := newTestIndex(
+		hook("h", "j", cts("dcim.device", "dcim.*", "*"), create),
+		hook("twice", "j", cts("ipam.prefix", "ipam.prefix", "ipam.*", "ipam.*"), update),
+	)
 	for _, ct := range []string{"dcim.device", "dcim.site", "ipam.prefix"} {
 		assert.Equal(t, []string{"h"}, names(x.Lookup(ct, create)), ct)
+	}
+	for _, ct := range []string{"ipam.prefix", "ipam.vlan"} {
+		assert.Equal(t, []string{"twice"}, names(x.Lookup(ct, update)), ct)
 	}
 }
 
