@@ -3,6 +3,7 @@ package hookconfig_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -290,4 +291,50 @@ func TestStorePutFilters(t *testing.T) {
 	_, err = e.store.Put(t.Context(), bad, 0)
 	require.ErrorIs(t, err, hookconfig.ErrInvalidHook)
 	assert.EqualError(t, err, `invalid hook "bad": conditions.op: "lt" is not allowed for a string value (a string value allows eq, contains, regex)`)
+}
+
+// benchPatternHooks is benchHooks(n) plus, for each of its 8 apps, an app
+// pattern hook per action, and three * hooks.
+func benchPatternHooks(n int) []*hookconfig.Hook {
+	hooks := benchHooks(n)
+	for i := range 8 {
+		app, _, _ := strings.Cut(benchContentType(i), ".")
+		for _, a := range events.Actions {
+			hooks = append(hooks, hook(fmt.Sprintf("app-%s-%s", app, a), "p", cts(app+".*"), a))
+		}
+	}
+	for _, a := range events.Actions {
+		hooks = append(hooks, hook("all-"+string(a), "q", cts("*"), a))
+	}
+	return hooks
+}
+
+// BenchmarkLookupPatterns looks up a content type with exact hooks, one
+// only an app pattern selects, and one only * selects: one, two and three
+// map accesses.
+func BenchmarkLookupPatterns(b *testing.B) {
+	x := hookconfig.NewIndex(benchPatternHooks(10000))
+	for _, tt := range []struct{ name, ct string }{
+		{"exact", benchContentType(0)}, {"app", "dcim.unlisted"}, {"all", "unlisted.model"},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			matches := len(x.Lookup(tt.ct, create))
+			if matches == 0 {
+				b.Fatal("the benchmark must look up a key with hooks")
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				x.Lookup(tt.ct, create)
+			}
+			b.ReportMetric(float64(matches), "hooks/lookup")
+		})
+	}
+}
+
+func BenchmarkNewIndexPatterns(b *testing.B) {
+	hooks := benchPatternHooks(10000)
+	b.ReportAllocs()
+	for b.Loop() {
+		hookconfig.NewIndex(hooks)
+	}
 }
