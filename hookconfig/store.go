@@ -91,7 +91,8 @@ func (s *Store) List(ctx context.Context) ([]Entry, error) {
 // Validation follows Nautobot: the hook on its own (Validate); if it is
 // enabled, its job must be registered and enabled (ErrJobNotEnabled); and
 // no other hook may run the same job for a shared content type and event
-// (ErrConflict), disabled hooks included. Other hooks whose stored values
+// (ErrConflict; a pattern shares every content type it selects), disabled
+// hooks included. Other hooks whose stored values
 // are invalid are left out of the conflict check.
 //
 // Params equal to Redacted at a secret key (what `hooks get` shows) are
