@@ -149,9 +149,9 @@ func unexpectedEOF(err error) error {
 	return err
 }
 
-// normalizeParams (for params and conditions) maps null to absent and compacts the rest exactly as
-// json.Marshal does (which also escapes <, > and &), so decoding is a
-// fixed point of encoding.
+// normalizeParams (params and conditions) maps null to absent and compacts
+// the rest exactly as json.Marshal does (which also escapes <, > and &), so
+// decoding is a fixed point of encoding.
 func normalizeParams(p json.RawMessage) (json.RawMessage, error) {
 	if len(p) == 0 || string(p) == "null" {
 		return nil, nil
@@ -185,8 +185,9 @@ func describeToken(tok json.Token) string {
 // type or pattern and one event, each valid and listed once, and no content
 // type covered by a pattern of the same hook; a valid job name; params, if
 // present, a JSON object; valid changed_fields; conditions that compile
-// (kept for ConditionSet). Whether the job is registered and whether the
-// hook conflicts with others needs the buckets: see Store.Put.
+// (kept for ConditionSet, so Validate writes h: not for a hook others may
+// be reading, such as an Index's). Whether the job is registered and
+// whether the hook conflicts with others needs the buckets: see Store.Put.
 func (h *Hook) Validate() error {
 	if err := events.ValidateHookName(h.Name); err != nil {
 		// The name error quotes the name; do not repeat a bad (maybe huge) name.
