@@ -49,7 +49,7 @@ func TestHooksTest(t *testing.T) {
 			wantOut: []string{"fires", "yes", "dcim.device update 7"}},
 		{name: "fires, a CloudEvent in a file", hook: "serial-check", file: cloudEvent, wantCode: cli.ExitOK, wantOut: []string{"yes"}},
 		{name: "a condition fails, with its value", hook: "serial-check", stdin: update("A1", "active", "B2", "planned"), wantCode: cli.ExitNoFire,
-			wantOut: []string{"no: condition:", "status.value", "planned"}},
+			wantOut: []string{`no: condition: conditions.and[0]: status.value eq "active": false: status.value is "planned"`}},
 		{name: "changed_fields", hook: "serial-check", stdin: strings.Replace(update("A1", "active", "A1", "active"), `"name":"edge-1"`, `"name":"edge-2"`, 1),
 			wantCode: cli.ExitNoFire, wantOut: []string{"no: changed_fields: none of serial,status changed"}},
 		{name: "a no-op update", hook: "serial-check", stdin: update("A1", "active", "A1", "active"), wantCode: cli.ExitNoFire,
