@@ -18,12 +18,14 @@ import (
 
 // BenchmarkRouteConditions is routing with 1,000 hooks in the table, each
 // on a content type of its own (dcim.m0 ... dcim.m999), every change an
-// update matching one of them: hooks without conditions (the base line);
+// update matching one of them: hooks without filters at all (skip_noop
+// false: routing as before filters existed); hooks without conditions,
+// skipping no-ops (the default);
 // the same hooks with conditions, the change's hook one of them (the
 // change is decoded, its conditions met); and the same conditioned table
 // with the change's hook, dcim.m0, left without conditions (traffic no
-// conditioned hook matches: not decoded). Every hook skips no-ops (the
-// default), so each update's differences are read. Compare changes/s and
+// conditioned hook matches: not decoded). But for the first, every hook
+// skips no-ops, so each update's differences are read. Compare changes/s and
 // cpu-ns/change between the three in one run.
 func BenchmarkRouteConditions(b *testing.B) {
 	const hooks = 1000
@@ -32,10 +34,12 @@ func BenchmarkRouteConditions(b *testing.B) {
 		name        string
 		conditioned bool
 		target      string
+		keepNoop    bool // skip_noop false: the differences are not read, as before the filters
 	}{
-		{"no-conditions", false, "dcim.m1"},
-		{"conditions", true, "dcim.m1"},
-		{"conditions,change-to-a-hook-without", true, "dcim.m0"},
+		{"no-filters", false, "dcim.m1", true},
+		{"no-conditions", false, "dcim.m1", false},
+		{"conditions", true, "dcim.m1", false},
+		{"conditions,change-to-a-hook-without", true, "dcim.m0", false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			e := newEnv(b)
@@ -46,6 +50,9 @@ func BenchmarkRouteConditions(b *testing.B) {
 					ContentTypes: []string{fmt.Sprintf("dcim.m%d", i)}, Events: []events.Action{events.ActionUpdate}}
 				if tc.conditioned && i > 0 {
 					h.Conditions = json.RawMessage(cond)
+				}
+				if tc.keepNoop {
+					h.SkipNoop = new(bool)
 				}
 				data, err := json.Marshal(h)
 				require.NoError(b, err)
