@@ -22,13 +22,21 @@ type changeFields struct {
 	PreChange   jsonKind  `json:"prechange"`
 	PostChange  jsonKind  `json:"postchange"`
 	Data        jsonKind  `json:"data"`
+
+	// raw says readMembers read the change: pre and post are then
+	// prechange and postchange as they arrived when each is an object (nil
+	// otherwise), what ChangeHead.Differs compares without decoding them.
+	raw       bool
+	pre, post []byte
 }
 
 // changeFieldNames are the JSON names of changeFields.
 var changeFieldNames = func() (names [][]byte) {
 	t := reflect.TypeFor[changeFields]()
 	for i := range t.NumField() {
-		names = append(names, []byte(t.Field(i).Tag.Get("json")))
+		if name := t.Field(i).Tag.Get("json"); name != "" {
+			names = append(names, []byte(name))
+		}
 	}
 	return names
 }()
@@ -49,6 +57,7 @@ var changeFieldNames = func() (names [][]byte) {
 // match: they are kept when they do, rather than allocated again.
 func (f *changeFields) decode(data []byte, contentType string, action Action) error {
 	if checkUTF8(data) == nil && json.Valid(data) && f.readMembers(data, contentType, action) {
+		f.raw = true
 		return nil
 	}
 	var c Change
@@ -115,8 +124,10 @@ func (f *changeFields) set(name, value []byte, contentType string, action Action
 		field, ok = 6, setTime(&f.Time, value)
 	case "prechange":
 		field, ok = 7, f.PreChange.set(value, kindObject)
+		f.pre = objectBytes(value)
 	case "postchange":
 		field, ok = 8, f.PostChange.set(value, kindObject)
+		f.post = objectBytes(value)
 	case "data":
 		field, ok = 9, f.Data.set(value, kindObject)
 	default:
@@ -245,6 +256,14 @@ func endsLiteral(c byte) bool {
 		return true
 	}
 	return false
+}
+
+// objectBytes is value when it is a JSON object, nil otherwise.
+func objectBytes(value []byte) []byte {
+	if value[0] == '{' {
+		return value
+	}
+	return nil
 }
 
 // jsonKind records the kind of a JSON value a field of changeFields read,

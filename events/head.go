@@ -23,6 +23,11 @@ type ChangeHead struct {
 	event  *event.Event // its attributes, and the change data as it arrived
 	binary bool         // it arrived in binary mode, with header
 	header nats.Header
+
+	// raw says pre and post are the snapshots as they arrived (nil: null
+	// or absent); otherwise Differs decodes the change.
+	raw       bool
+	pre, post []byte
 }
 
 // ID returns the change id, the CloudEvent id.
@@ -81,7 +86,7 @@ func decodeHead(subject string, header nats.Header, data []byte) (*ChangeHead, e
 		return nil, err
 	}
 	return &ChangeHead{ContentType: contentType, Action: action, ObjectID: f.ObjectID,
-		event: ev, binary: binary, header: header}, nil
+		event: ev, binary: binary, header: header, raw: f.raw, pre: f.pre, post: f.post}, nil
 }
 
 // headEvent reads and validates the CloudEvent of a message, and says

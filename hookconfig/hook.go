@@ -24,10 +24,26 @@ type Hook struct {
 	// job's receivers from the bucket. It may hold secrets, so it never
 	// travels in stream messages.
 	Params json.RawMessage `json:"params,omitempty"`
+
+	// Conditions is a NetBox condition set (docs/conditions.md) the change
+	// must satisfy, as written (compacted); absent: every change. Validate
+	// compiles it; ConditionSet returns the compiled set.
+	Conditions json.RawMessage `json:"conditions,omitempty"`
+	// ChangedFields, if set, makes an update fire only when one of these
+	// top-level keys of the object differs. Creates and deletes are not
+	// affected.
+	ChangedFields []string `json:"changed_fields,omitempty"`
+	// SkipNoop is whether an update without differences is skipped. Nil,
+	// for a hook written without the field, means true (SkipsNoop): a
+	// pointer so that the default is not written into hooks that never
+	// chose it, and a Hook built in Go gets the default too.
+	SkipNoop *bool `json:"skip_noop,omitempty"`
+
+	compiled compiledConditions // set by Validate
 }
 
 // hookFields lists the JSON fields of a hook, for error messages.
-const hookFields = "name, content_types, job, enabled, events, params"
+const hookFields = "name, content_types, job, enabled, events, params, conditions, changed_fields, skip_noop"
 
 // DecodeHook decodes and validates a hook config. Decoding is strict, so
 // that a typo never silently turns a setting off: every field must be one
@@ -67,7 +83,7 @@ func decodeHook(data []byte) (*Hook, error) {
 	}
 
 	var enabled *bool
-	seen := make(map[string]bool, 6)
+	seen := make(map[string]bool, 9)
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -92,6 +108,12 @@ func decodeHook(data []byte) (*Hook, error) {
 			dst = &h.Events
 		case "params":
 			dst = &h.Params
+		case "conditions":
+			dst = &h.Conditions
+		case "changed_fields":
+			dst = &h.ChangedFields
+		case "skip_noop":
+			dst = &h.SkipNoop
 		default:
 			return h, fmt.Errorf("unknown field %q (want %s)", field, hookFields)
 		}
@@ -113,6 +135,9 @@ func decodeHook(data []byte) (*Hook, error) {
 	if h.Params, err = normalizeParams(h.Params); err != nil {
 		return h, fmt.Errorf("params: %w", err)
 	}
+	if h.Conditions, err = normalizeParams(h.Conditions); err != nil {
+		return h, fmt.Errorf("conditions: %w", err)
+	}
 	return h, nil
 }
 
@@ -124,9 +149,9 @@ func unexpectedEOF(err error) error {
 	return err
 }
 
-// normalizeParams maps null to absent and compacts the rest exactly as
-// json.Marshal does (which also escapes <, > and &), so decoding is a
-// fixed point of encoding.
+// normalizeParams (params and conditions) maps null to absent and compacts
+// the rest exactly as json.Marshal does (which also escapes <, > and &), so
+// decoding is a fixed point of encoding.
 func normalizeParams(p json.RawMessage) (json.RawMessage, error) {
 	if len(p) == 0 || string(p) == "null" {
 		return nil, nil
@@ -157,9 +182,12 @@ func describeToken(tok json.Token) string {
 }
 
 // Validate checks the hook on its own: a valid name; at least one content
-// type and one event, each valid and listed once; a valid job name; params,
-// if present, a JSON object. Whether the job is registered and whether the
-// hook conflicts with others needs the buckets: see Store.Put.
+// type or pattern and one event, each valid and listed once, and no content
+// type covered by a pattern of the same hook; a valid job name; params, if
+// present, a JSON object; valid changed_fields; conditions that compile
+// (kept for ConditionSet, so Validate writes h: not for a hook others may
+// be reading, such as an Index's). Whether the job is registered and
+// whether the hook conflicts with others needs the buckets: see Store.Put.
 func (h *Hook) Validate() error {
 	if err := events.ValidateHookName(h.Name); err != nil {
 		// The name error quotes the name; do not repeat a bad (maybe huge) name.
@@ -172,17 +200,8 @@ func (h *Hook) Validate() error {
 	if len(h.ContentTypes) == 0 {
 		return invalid("content_types: at least one content type is required (e.g. [\"dcim.device\"])")
 	}
-	// A map, not a scan of the earlier ones: a stored value can be large,
-	// and the router's watcher validates every value it sees.
-	seen := make(map[string]int, len(h.ContentTypes))
-	for i, ct := range h.ContentTypes {
-		if err := events.ValidateContentType(ct); err != nil {
-			return invalid("content_types[%d]: %w", i, err)
-		}
-		if j, dup := seen[ct]; dup {
-			return invalid("content_types[%d]: %q is already content_types[%d]", i, ct, j)
-		}
-		seen[ct] = i
+	if err := validateContentTypes(h.ContentTypes); err != nil {
+		return invalid("%w", err)
 	}
 
 	if err := events.ValidateJobName(h.Job); err != nil {
@@ -203,6 +222,12 @@ func (h *Hook) Validate() error {
 
 	if err := validateParams(h.Params); err != nil {
 		return invalid("params: %w", err)
+	}
+	if err := validateChangedFields(h.ChangedFields); err != nil {
+		return invalid("%w", err)
+	}
+	if err := h.compileConditions(); err != nil {
+		return invalid("%w", err)
 	}
 	return nil
 }
@@ -226,9 +251,18 @@ func validateParams(p json.RawMessage) error {
 }
 
 // Matches reports whether a change of contentType with action is one the
-// hook is configured for. It does not look at Enabled.
+// hook is configured for, patterns included. It does not look at Enabled,
+// nor at conditions, changed_fields or skip_noop (they need the change).
 func (h *Hook) Matches(contentType string, action events.Action) bool {
-	return slices.Contains(h.Events, action) && slices.Contains(h.ContentTypes, contentType)
+	if !slices.Contains(h.Events, action) {
+		return false
+	}
+	for _, p := range h.ContentTypes {
+		if matchContentType(p, contentType) {
+			return true
+		}
+	}
+	return false
 }
 
 // Clone returns a deep copy of the hook, for callers that want to change a
@@ -238,6 +272,15 @@ func (h *Hook) Clone() *Hook {
 	c.ContentTypes = slices.Clone(h.ContentTypes)
 	c.Events = slices.Clone(h.Events)
 	c.Params = slices.Clone(h.Params)
+	c.Conditions = slices.Clone(h.Conditions)
+	c.ChangedFields = slices.Clone(h.ChangedFields)
+	if h.SkipNoop != nil {
+		skip := *h.SkipNoop
+		c.SkipNoop = &skip
+	}
+	// The compiled set is immutable and shared; its source is copied, so
+	// that a change to one hook's Conditions is seen as such.
+	c.compiled.source = slices.Clone(h.compiled.source)
 	return &c
 }
 

@@ -19,7 +19,7 @@ const (
 	wantContentType = `want <app_label>.<model>, lower-case tokens matching [a-z][a-z0-9_]* (e.g. dcim.device)`
 	wantJobName     = `want 1-64 characters of a-z, 0-9, '_' and '-', starting with a letter or digit`
 	wantHookName    = `want 1-128 characters of A-Z, a-z, 0-9, '_' and '-', starting with a letter or digit`
-	wantFields      = `(want name, content_types, job, enabled, events, params)`
+	wantFields      = `(want name, content_types, job, enabled, events, params, conditions, changed_fields, skip_noop)`
 )
 
 func TestDecodeHook(t *testing.T) {
@@ -209,6 +209,15 @@ func FuzzDecodeHook(f *testing.F) {
 		`{"name": "h", "content_types": ["dcim.device"], "job": "j", "events": ["update"]} {}`,
 		`{"name": "h", "content_types": ["dcim.device"], "job": "j", "events": ["update"]}x`,
 		`{"name": "h", "content_types": ["dcim.device"], "job": "j", "events": ["update"], "params": {"s": "\u2028\ud800"}}`,
+		`{"name": "h", "content_types": ["dcim.*", "ipam.prefix"], "job": "j", "events": ["update"], "conditions": {"and": [{"attr": "status.value", "value": "active"}, {"or": [{"attr": "tags.slug", "op": "contains", "value": "core"}, {"attr": "name", "op": "regex", "value": "^edge-[0-9]+"}]}]}, "changed_fields": ["status", "tags"], "skip_noop": false}`,
+		`{"name": "h", "content_types": ["*"], "job": "j", "events": ["update"], "conditions": {"attr": "snapshots.postchange.serial", "op": "changed", "negate": true}, "skip_noop": true}`,
+		`{"name": "h", "content_types": ["dcim.device"], "job": "j", "events": ["update"], "conditions": {"attr": "serial", "value": 1e400, "op": "gt"}}`,
+		`{"name": "h", "content_types": ["dcim.device"], "job": "j", "events": ["update"], "conditions": {"AND": [{"attr": "a", "value": [1, "x", null], "op": "in"}]}}`,
+		`{"name": "h", "content_types": ["dcim.device"], "job": "j", "events": ["update"], "conditions": null, "changed_fields": null, "skip_noop": null}`,
+		`{"name": "h", "content_types": ["dcim.device"], "job": "j", "events": ["update"], "conditions": {"attr": "x", "op": "bogus"}}`,
+		`{"name": "h", "content_types": ["dcim.device", "dcim.*"], "job": "j", "events": ["update"]}`,
+		`{"name": "h", "content_types": ["dcim.dev*", "*.*"], "job": "j", "events": ["update"], "changed_fields": ["a.b", ""]}`,
+		`{"name": "h", "content_types": ["dcim.device"], "job": "j", "events": ["update"], "conditions": {}, "changed_fields": []}`,
 		``, `null`, `[]`, `{}`, `{"name":`,
 	} {
 		f.Add([]byte(seed))

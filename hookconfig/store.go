@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -90,7 +91,8 @@ func (s *Store) List(ctx context.Context) ([]Entry, error) {
 // Validation follows Nautobot: the hook on its own (Validate); if it is
 // enabled, its job must be registered and enabled (ErrJobNotEnabled); and
 // no other hook may run the same job for a shared content type and event
-// (ErrConflict), disabled hooks included. Other hooks whose stored values
+// (ErrConflict; a pattern shares every content type it selects), disabled
+// hooks included. Other hooks whose stored values
 // are invalid are left out of the conflict check.
 //
 // Params equal to Redacted at a secret key (what `hooks get` shows) are
@@ -208,8 +210,10 @@ func (s *Store) restoreSecrets(ctx context.Context, h *Hook) error {
 }
 
 // checkConflicts is Nautobot's JobHook.check_for_conflicts: no other hook
-// with the same job, a shared content type and a shared event. The first
-// conflict is reported in h's order of content types and events.
+// with the same job, a shared event and a shared content type, where a
+// pattern shares every content type it selects (dcim.* overlaps
+// dcim.device, dcim.* and *). The first conflict is reported in h's order
+// of content types and events, then the other hooks' name order.
 func (s *Store) checkConflicts(ctx context.Context, h *Hook) error {
 	entries, err := jhjs.LatestEntries(ctx, s.hooks, jetstream.AllKeys)
 	if err != nil {
@@ -229,8 +233,18 @@ func (s *Store) checkConflicts(ctx context.Context, h *Hook) error {
 	for _, ct := range h.ContentTypes {
 		for _, action := range h.Events {
 			for _, other := range others {
-				if other.Matches(ct, action) {
-					return newError(fmt.Sprintf("hook %q: %v for %s on %s to job %s: %q", h.Name, ErrConflict, action, ct, h.Job, other.Name), ErrConflict)
+				if !slices.Contains(other.Events, action) {
+					continue
+				}
+				for _, oct := range other.ContentTypes {
+					if !overlap(ct, oct) {
+						continue
+					}
+					msg := fmt.Sprintf("hook %q: %v for %s on %s to job %s: %q", h.Name, ErrConflict, action, ct, h.Job, other.Name)
+					if oct != ct {
+						msg += fmt.Sprintf(" (its content type %s overlaps %s)", oct, ct)
+					}
+					return newError(msg, ErrConflict)
 				}
 			}
 		}

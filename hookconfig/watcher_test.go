@@ -120,6 +120,12 @@ func TestWatcherInvalidValue(t *testing.T) {
 			`invalid hook \"flaky\": events[1]: invalid action \"created\": want create, update or delete`},
 		{"name is not the key", `{"name": "other", "content_types": ["dcim.device"], "job": "j", "events": ["create"]}`,
 			`invalid hook \"flaky\": name \"other\" does not match its key \"flaky\"`},
+		{"bad conditions", `{"name": "flaky", "content_types": ["dcim.device"], "job": "j", "events": ["create"], "conditions": {"and": [{"attr": "serial", "op": "regex", "value": "("}]}}`,
+			"invalid hook \\\"flaky\\\": conditions.and[0].value: regex \\\"(\\\" does not compile: missing closing ): `(`"},
+		{"overlapping content types", `{"name": "flaky", "content_types": ["dcim.device", "dcim.*"], "job": "j", "events": ["create"]}`,
+			`invalid hook \"flaky\": content_types[0]: \"dcim.device\" is already covered by content_types[1] \"dcim.*\"`},
+		{"bad changed_fields", `{"name": "flaky", "content_types": ["dcim.device"], "job": "j", "events": ["create"], "changed_fields": ["a", "a"]}`,
+			`invalid hook \"flaky\": changed_fields[1]: \"a\" is already changed_fields[0]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,12 @@
 // Context callbacks, NetBox's register_webhook_callback, add "context" to
 // what jobs receive.
 //
+// A hook's filters decide whether it fires for a change it matches:
+// skip_noop and changed_fields on updates, read from the snapshots as they
+// arrived (events.ChangeHead.Differs), and conditions, evaluated on the
+// change decoded once, only when a matched hook has them. Evaluate is that
+// decision for one hook, for tools (router hooks test).
+//
 // Delivery guarantees: every change reaches each matching job at least
 // once, and exactly once when a router that crashed is back within the
 // JOBS stream's duplicate window (2 minutes), since job messages carry

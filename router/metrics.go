@@ -16,6 +16,7 @@ const (
 	SkipLoop          = "loop"            // made by a job hook receiver (ce-hookorigin)
 	SkipNoHook        = "no_hook"         // no hook matches its object type and action
 	SkipJobNotEnabled = "job_not_enabled" // hooks match, but none has its job registered and enabled
+	SkipFiltered      = "filtered"        // hooks match, but their filters (skip_noop, changed_fields, conditions) say no
 )
 
 // Dead-letter reason classes: the reason label of
@@ -61,6 +62,7 @@ type metrics struct {
 	skipLoop     prometheus.Counter
 	skipNoHook   prometheus.Counter
 	skipJob      prometheus.Counter
+	skipFiltered prometheus.Counter
 	deadLettered [numClasses]prometheus.Counter
 	latency      prometheus.Histogram
 
@@ -72,7 +74,7 @@ type metrics struct {
 func newMetrics(r *Router) *metrics {
 	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jobhooks_router_changes_skipped_total",
-		Help: "Changes the router acknowledged without a job message, by reason: loop, no_hook, job_not_enabled.",
+		Help: "Changes the router acknowledged without a job message, by reason: loop, no_hook, job_not_enabled, filtered.",
 	}, []string{"reason"})
 	dead := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jobhooks_router_changes_dead_lettered_total",
@@ -83,9 +85,10 @@ func newMetrics(r *Router) *metrics {
 			Name: "jobhooks_router_changes_routed_total",
 			Help: "Changes whose job messages (one or more) are all stored in JOBS.",
 		}),
-		skipLoop:   skipped.WithLabelValues(SkipLoop),
-		skipNoHook: skipped.WithLabelValues(SkipNoHook),
-		skipJob:    skipped.WithLabelValues(SkipJobNotEnabled),
+		skipLoop:     skipped.WithLabelValues(SkipLoop),
+		skipNoHook:   skipped.WithLabelValues(SkipNoHook),
+		skipJob:      skipped.WithLabelValues(SkipJobNotEnabled),
+		skipFiltered: skipped.WithLabelValues(SkipFiltered),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "jobhooks_router_routing_latency_seconds",
 			Help:    "Time from a change's delivery to the router until all its job messages are stored.",
@@ -100,6 +103,11 @@ func newMetrics(r *Router) *metrics {
 		m.deadLettered[c] = dead.WithLabelValues(c.label())
 	}
 	m.byJob.Store(&map[string]prometheus.Counter{})
+	// Children per hook, resolved once per hook (filterTable.of).
+	r.filters.vec = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "jobhooks_router_hook_filtered_total",
+		Help: "Changes a hook matched by object type and action but did not fire for, by hook and filter: noop, changed_fields, condition.",
+	}, []string{"hook", "reason"})
 	hooks := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "jobhooks_router_hooks",
 		Help: "Hooks in the router's hook table (the job_hooks bucket, invalid entries left out).",
@@ -132,7 +140,7 @@ func newMetrics(r *Router) *metrics {
 		}
 		return float64(n)
 	})
-	m.collectors = promutil.Collectors{m.routed, skipped, dead, m.latency, m.published, hooks, jobs, enabled}
+	m.collectors = promutil.Collectors{m.routed, skipped, dead, m.latency, m.published, r.filters.vec, hooks, jobs, enabled}
 	return m
 }
 
@@ -182,6 +190,8 @@ func (m *metrics) settled(p *pendingChange) {
 			m.skipLoop.Inc()
 		case skipJob:
 			m.skipJob.Inc()
+		case skipFiltered:
+			m.skipFiltered.Inc()
 		default:
 			m.skipNoHook.Inc()
 		}
@@ -203,4 +213,5 @@ const (
 	skipNoHook skipReason = iota
 	skipLoop
 	skipJob
+	skipFiltered
 )

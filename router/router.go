@@ -74,6 +74,11 @@ type Stats struct {
 	DeadLettered uint64 // invalid changes sent to deadletter.changes
 	SkippedLoop  uint64 // changes made by a job hook receiver, not routed
 	SkippedJob   uint64 // matching hooks skipped: job missing or disabled
+	// Filtered counts, per hook, the changes a hook matched by object
+	// type and action that its filters (skip_noop, changed_fields,
+	// conditions) kept it from firing for; hooks that filtered none are
+	// left out.
+	Filtered map[string]FilterCounts
 }
 
 // Router routes changes to jobs. Create it with New, run it with Run.
@@ -89,6 +94,7 @@ type Router struct {
 	m     *metrics // nil: no metrics
 
 	changes, routed, deadLettered, skippedLoop, skippedJob atomic.Uint64
+	filters                                                filterTable
 
 	warned sync.Map
 	// keepAliveEvery is a third of the consumer's ack wait: how often a
@@ -166,6 +172,7 @@ func (r *Router) Stats() Stats {
 		DeadLettered: r.deadLettered.Load(),
 		SkippedLoop:  r.skippedLoop.Load(),
 		SkippedJob:   r.skippedJob.Load(),
+		Filtered:     r.filters.counts(),
 	}
 }
 
@@ -375,8 +382,10 @@ const (
 // route decodes one change and renders its job messages, or its dead letter
 // when it is invalid, for the acknowledger to publish, and to acknowledge
 // (or terminate) in order once stored. It routes on the subject and the
-// headers: the change's snapshots are checked, not decoded, unless context
-// callbacks need them for a hook that matched.
+// headers: the change's snapshots are checked, not decoded, unless a hook
+// that matched needs them: its conditions, or context callbacks. An
+// update's differences (skip_noop, changed_fields) are read from the
+// snapshots as they arrived (ChangeHead.Differs).
 func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, outcome) {
 	r.changes.Add(1)
 	var received time.Time
@@ -396,7 +405,20 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg) (pendingChange, out
 		return p, queue
 	}
 	var msgs *events.JobMessages // rendered once per change, on the first enabled hook
+	view := changeView{head: ch} // what the hooks' filters read, worked out once
 	for _, h := range r.hooks.Index().Lookup(ch.ContentType, ch.Action) {
+		reason, failure, err := evaluate(h, &view)
+		if err != nil {
+			// Only a change DecodeHead refuses gets here, and it accepted it.
+			return r.deadLetterOf(m, classUnroutable, err), queue
+		}
+		if reason != filterNone {
+			r.filtered(h, reason, failure, ch.ID(), m.Subject())
+			if p.skip == skipNoHook {
+				p.skip = skipFiltered
+			}
+			continue
+		}
 		if !r.jobEnabled(h, ch.ID(), m.Subject()) {
 			p.skip = skipJob
 			continue

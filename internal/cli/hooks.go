@@ -68,8 +68,9 @@ job's registration and params schema, conflicts with other hooks) and
 compare-and-set, so two operators cannot overwrite each other.
 
 Exit codes: 0 done, 1 connection or server error, 2 bad arguments, 3 no such hook,
-4 invalid hook (or its job is not registered or not enabled), 5 changed by someone
-else since the revision given, or in conflict with another hook.`,
+4 invalid hook (or its job is not registered or not enabled; for test: an invalid
+change), 5 changed by someone else since the revision given, or in conflict with
+another hook, 6 (test) the hook would not fire for the change.`,
 		`  router hooks list
   router hooks put examples/serial-check.json
   router hooks get serial-check --json > hook.json   # edit, then:
@@ -115,6 +116,11 @@ changed since.`,
 			func(ctx context.Context, h *hooksCmd, _ *cobra.Command, args []string) error {
 				return h.setEnabled(ctx, args[0], false)
 			}),
+		newHooksTestCmd(func(use, short, long, example string, args cobra.PositionalArgs,
+			run func(ctx context.Context, h *hooksCmd, cmd *cobra.Command, args []string) error,
+		) *cobra.Command {
+			return verb(use, short, long, example, args, nil, run)
+		}),
 	)
 }
 
@@ -156,8 +162,11 @@ func exitCodeFor(err error) int {
 	case errors.Is(err, hookconfig.ErrRevisionMismatch), errors.Is(err, hookconfig.ErrConflict), errors.Is(err, hookconfig.ErrExists),
 		errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 		return ExitConflict
-	case errors.Is(err, hookconfig.ErrInvalidHook), errors.Is(err, hookconfig.ErrInvalidJob), errors.Is(err, events.ErrInvalidHookName), errors.Is(err, events.ErrInvalidJobName):
+	case errors.Is(err, hookconfig.ErrInvalidHook), errors.Is(err, hookconfig.ErrInvalidJob), errors.Is(err, events.ErrInvalidHookName), errors.Is(err, events.ErrInvalidJobName),
+		errors.Is(err, events.ErrInvalidChange):
 		return ExitInvalid
+	case errors.Is(err, ErrWouldNotFire):
+		return ExitNoFire
 	default:
 		return ExitError
 	}
@@ -227,6 +236,7 @@ func (h *hooksCmd) get(ctx context.Context, name string) error {
 	return Table(h.out, []string{"FIELD", "VALUE"}, [][]string{
 		{"name", hook.Name}, {"job", hook.Job}, {"enabled", formatBool(hook.Enabled)}, {"events", joinActions(hook.Events)},
 		{"content types", strings.Join(hook.ContentTypes, ",")}, {"params", params}, {"revision", fmt.Sprint(rev)},
+		{"conditions", orDash(string(hook.Conditions))}, {"on changes to", orDash(strings.Join(hook.ChangedFields, ","))}, {"skip no-ops", formatBool(hook.SkipsNoop())},
 	})
 }
 

@@ -67,7 +67,7 @@ func TestHooksCommands(t *testing.T) {
 		wantOut  string
 		wantErr  string
 	}{
-		{"no command", "", nil, cli.ExitUsage, "", "router hooks: missing command: want one of delete, disable, enable, get, list, put"},
+		{"no command", "", nil, cli.ExitUsage, "", "router hooks: missing command: want one of delete, disable, enable, get, list, put, test"},
 		{"unknown command", "", []string{"frobnicate", "x"}, cli.ExitUsage, "", `unknown command "frobnicate" for "router hooks"`},
 		{"get needs a name", "", []string{"get"}, cli.ExitUsage, "", "want 1 argument(s) (a hook name), got 0"},
 		{"empty list", "", []string{"list"}, cli.ExitOK, "NAME  JOB  ENABLED", ""},

@@ -159,7 +159,7 @@ func TestRouterAndReceiverMetrics(t *testing.T) {
 	publishChange(t, s, device, events.EventOptions{ID: "c-loop", HookOrigin: "log"})
 	publishChange(t, s, &events.Change{Action: events.ActionCreate, ContentType: "dcim.site", ObjectID: "2", PostChange: map[string]any{}},
 		events.EventOptions{ID: "c-nohook"})
-	publishChange(t, s, &events.Change{Action: events.ActionUpdate, ContentType: "dcim.rack", ObjectID: "3", PostChange: map[string]any{}},
+	publishChange(t, s, &events.Change{Action: events.ActionUpdate, ContentType: "dcim.rack", ObjectID: "3", PostChange: map[string]any{"name": "R1"}},
 		events.EventOptions{ID: "c-notenabled"})
 	_, err := s.JS.PublishMsg(t.Context(), &nats.Msg{Subject: "changes.dcim.device.create", Header: nats.Header{"ce-id": {"c-invalid"}}, Data: []byte("not a change")})
 	require.NoError(t, err)

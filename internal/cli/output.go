@@ -18,6 +18,7 @@ const (
 	ExitNotFound = 3 // the named hook, job, result or message does not exist
 	ExitInvalid  = 4 // the input was rejected by validation
 	ExitConflict = 5 // a concurrent edit or a rule conflict; re-read and retry
+	ExitNoFire   = 6 // router hooks test: the hook would not fire for the change
 )
 
 // ErrUsage marks an error in how a command was called.
