@@ -41,6 +41,11 @@ func TestCompileAccepts(t *testing.T) {
 		`{"attr": "asn", "value": 1.5e3, "op": "gte"}`,
 		`{"attr": "id", "value": 123456789012345678901234567890, "op": "lt"}`,
 		`{"attr": "name", "value": "(?i)^edge-(?P<n>\\d+)$", "op": "regex"}`,
+		`{"attr": "name", "value": "a{0,3}$", "op": "regex"}`,
+		`{"attr": "name", "value": "a\\{,3}$", "op": "regex"}`,               // an escaped brace is literal in both
+		`{"attr": "name", "value": "a[{,3}]", "op": "regex"}`,                // so is one in a class
+		`{"attr": "name", "value": "[]{,3}][[:alpha:]{,3}]", "op": "regex"}`, // ] first, [:alpha:]
+		`{"attr": "name", "value": "\\Q{,3}\\E", "op": "regex"}`,             // RE2's literal text
 	} {
 		t.Run(raw, func(t *testing.T) {
 			_, err := Compile([]byte(raw))
@@ -84,6 +89,12 @@ func TestCompileRefuses(t *testing.T) {
 			`conditions.value: regex "(a)\\1" uses a backreference \1, which Go's RE2 regex engine does not support (it has no backtracking); rewrite it without`, ErrRegex},
 		{"python \\Z", `{"attr": "name", "value": "edge\\Z", "op": "regex"}`,
 			`conditions.value: regex "edge\\Z": Go's RE2 has no \Z; use \z (end of text)`, ErrRegex},
+		{"python {,n}", `{"attr": "name", "value": "a{,3}$", "op": "regex"}`,
+			`conditions.value: regex "a{,3}$" uses {,3}, which Python reads as {0,3} but Go's RE2 as literal text; write {0,3} (or \{ for a literal brace)`, ErrRegex},
+		{"python {,}", `{"attr": "name", "value": "x(ab){,}", "op": "regex"}`,
+			`conditions.value: regex "x(ab){,}" uses {,}, which Python reads as {0,} but Go's RE2 as literal text; write {0,} (or \{ for a literal brace)`, ErrRegex},
+		{"python {,n} after a class", `{"attr": "name", "value": "[a-z]{,12}", "op": "regex"}`,
+			`conditions.value: regex "[a-z]{,12}" uses {,12}, which Python reads as {0,12} but Go's RE2 as literal text; write {0,12} (or \{ for a literal brace)`, ErrRegex},
 		{"changed with a value", `{"attr": "status", "op": "changed", "value": "active"}`,
 			`conditions.value: "changed" takes no value: it compares attr between the prechange and postchange snapshots`, ErrValueNotTaken},
 		{"unchanged with a null value", `{"attr": "status", "op": "unchanged", "value": null}`,

@@ -11,6 +11,9 @@ import (
 // Go's RE2 lacks what needs backtracking; those constructs get a message
 // that says so instead of RE2's terse one.
 func compileRegex(pattern string) (*regexp.Regexp, error) {
+	if q := openMinQuantifier(pattern); q != "" {
+		return nil, &problem{msg: fmt.Sprintf("regex %q uses %s, which Python reads as %s but Go's RE2 as literal text; write %s (or \\{ for a literal brace)", pattern, q, "{0"+q[1:], "{0"+q[1:]), is: ErrRegex}
+	}
 	if _, err := regexp.Compile(pattern); err != nil {
 		return nil, &problem{msg: regexMessage(pattern, err), is: ErrRegex}
 	}
@@ -46,4 +49,51 @@ func regexMessage(pattern string, err error) string {
 		}
 	}
 	return fmt.Sprintf("regex %q does not compile: %s", pattern, strings.TrimPrefix(msg, "error parsing regexp: "))
+}
+
+// openMinQuantifier returns the first {,n} or {,} in pattern outside a
+// character class and not escaped, or "". Python reads it as the
+// quantifier {0,n} ({,} as *); RE2 reads it as literal text, so the same
+// pattern would silently mean something else.
+func openMinQuantifier(pattern string) string {
+	inClass := false
+	for i := 0; i < len(pattern); i++ {
+		switch c := pattern[i]; {
+		case c == '\\':
+			if strings.HasPrefix(pattern[i:], `\Q`) { // RE2's literal text, up to \E
+				end := strings.Index(pattern[i+2:], `\E`)
+				if end < 0 {
+					return ""
+				}
+				i += 2 + end + 1
+				continue
+			}
+			i++ // the escaped character
+		case inClass:
+			if c == '[' && i+1 < len(pattern) && pattern[i+1] == ':' { // [:alpha:]
+				if end := strings.Index(pattern[i+2:], ":]"); end >= 0 {
+					i += 2 + end + 1
+				}
+			} else if c == ']' {
+				inClass = false
+			}
+		case c == '[':
+			inClass = true
+			if i+1 < len(pattern) && pattern[i+1] == '^' {
+				i++
+			}
+			if i+1 < len(pattern) && pattern[i+1] == ']' { // a leading ] is literal
+				i++
+			}
+		case c == '{' && strings.HasPrefix(pattern[i:], "{,"):
+			j := i + 2
+			for j < len(pattern) && pattern[j] >= '0' && pattern[j] <= '9' {
+				j++
+			}
+			if j < len(pattern) && pattern[j] == '}' {
+				return pattern[i : j+1]
+			}
+		}
+	}
+	return ""
 }
