@@ -59,6 +59,14 @@ func TestNetBoxExamples(t *testing.T) {
 		{"Snapshot availability: create, changed", `{"attr": "status", "op": "changed"}`, Input{Post: obj(`{"status": "active"}`)}, true, false},
 		{"Snapshot availability: create, prechange path is null", `{"attr": "snapshots.prechange.status", "value": null}`, Input{Post: obj(`{"status": "active"}`)}, true, false},
 		{"Snapshot availability: create, prechange path fails other comparisons", `{"attr": "snapshots.prechange.status", "value": "planned"}`, Input{Post: obj(`{"status": "active"}`)}, false, false},
+		// extras/conditions.py (4.7): Condition.eval turns the TypeError of an
+		// absent snapshot's None into a plain False, which negate inverts; and
+		// eval_changed compares _MISSING (the absent snapshot) with the null
+		// the other resolves to, which differ.
+		{"conditions.py: create, absent prechange, gt negated", `{"attr": "snapshots.prechange.serial", "value": 5, "op": "gt", "negate": true}`,
+			Input{Post: obj(`{"serial": 7}`)}, true, false},
+		{"conditions.py: create, null serial changed", `{"attr": "serial", "op": "changed"}`, Input{Post: obj(`{"serial": null}`)}, true, false},
+		{"conditions.py: create, null serial not unchanged", `{"attr": "serial", "op": "unchanged"}`, Input{Post: obj(`{"serial": null}`)}, false, false},
 		{"Snapshot availability: delete, changed", `{"attr": "status", "op": "changed"}`, Input{Pre: obj(`{"status": "active"}`)}, true, false},
 		{"Snapshot availability: delete, unchanged is false", `{"attr": "status", "op": "unchanged"}`, Input{Pre: obj(`{"status": "active"}`)}, false, false},
 		{"Snapshot availability: delete, postchange path is null", `{"attr": "snapshots.postchange.status", "value": null}`, Input{Pre: obj(`{"status": "active"}`)}, true, false},
