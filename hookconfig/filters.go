@@ -70,12 +70,22 @@ func validateChangedFields(fields []string) error {
 		if err := validateFieldName(f); err != nil {
 			return fmt.Errorf("changed_fields[%d]: %w", i, err)
 		}
+		if why, never := neverDiffers[f]; never {
+			return fmt.Errorf("changed_fields[%d]: %q %s, so it never counts as changed: leave it out", i, f, why)
+		}
 		if j, dup := seen[f]; dup {
 			return fmt.Errorf("changed_fields[%d]: %q is already changed_fields[%d]", i, f, j)
 		}
 		seen[f] = i
 	}
 	return nil
+}
+
+// neverDiffers are the keys whose change alone the router does not count
+// as a difference (events' ignoredKeys), with why: listed alone in
+// changed_fields they would never count as changed.
+var neverDiffers = map[string]string{
+	"last_updated": "is ignored when snapshots are compared (it changes on every save)",
 }
 
 // validateFieldName accepts ^[A-Za-z_][A-Za-z0-9_]{0,99}$: the names of a
