@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,7 +40,7 @@ type hookTest struct {
 	Action      events.Action `json:"action"`
 	ObjectID    string        `json:"object_id,omitempty"`
 	Fires       bool          `json:"fires"`
-	Reason      string        `json:"reason,omitempty"` // not_selected, disabled, noop, changed_fields, condition
+	Reason      string        `json:"reason,omitempty"` // loop, not_selected, disabled, noop, changed_fields, condition
 	Detail      string        `json:"detail,omitempty"`
 }
 
@@ -51,11 +52,15 @@ func newHooksTestCmd(verb func(use, short, long, example string, args cobra.Posi
 		`Read hook NAME from job_hooks and the change in FILE (- reads stdin), and say whether
 the router would fire the hook for it: its content types and events select the
 change, it is enabled, and its filters (skip_noop, changed_fields, conditions) pass.
-If not, it says which one stopped it and, for a condition, with what value.
+If not, it says which one stopped it and, for a condition, with what value. A
+change made by a job hook receiver (a CloudEvent with "hookorigin") fires no hook:
+loop prevention. It does not check that the hook's job is registered and enabled
+(receiver jobs list shows it), without which the router does not fire the hook either.
 
-FILE is a change event in CloudEvents JSON (structured mode, with "specversion"),
-or the change data alone ({"action", "content_type", "prechange", "postchange",
-...}, as in docs/events.md). Nothing is published.
+FILE is a change event in CloudEvents JSON (structured mode, with "specversion";
+the change data in "data", or in "data_base64"), or the change data alone
+({"action", "content_type", "prechange", "postchange", ...}, as in
+docs/events.md). Nothing is published.
 
 Exit codes: 0 it would fire, 6 it would not, 1 connection or server error, 2 bad
 arguments, 3 no such hook, 4 the change is not a valid change.`,
@@ -112,6 +117,11 @@ func (h *hooksCmd) test(ctx context.Context, name, file string, stdin io.Reader)
 func testHook(hook *hookconfig.Hook, head *events.ChangeHead) (hookTest, error) {
 	t := hookTest{Hook: hook.Name, ContentType: head.ContentType, Action: head.Action, ObjectID: head.ObjectID}
 	switch {
+	case head.HookOrigin() != "":
+		// The router routes no change a job hook receiver made, to no hook.
+		t.Reason = router.SkipLoop
+		t.Detail = fmt.Sprintf("made by a job hook receiver (loop prevention): hookorigin %q", head.HookOrigin())
+		return t, nil
 	case !hook.Matches(head.ContentType, head.Action):
 		t.Reason = testNotSelected
 		t.Detail = fmt.Sprintf("content types %s, events %s", strings.Join(hook.ContentTypes, ","), joinActions(hook.Events))
@@ -162,6 +172,7 @@ func decodeChangeFile(data []byte) (*events.ChangeHead, error) {
 	var probe struct {
 		SpecVersion json.RawMessage `json:"specversion"`
 		Data        json.RawMessage `json:"data"`
+		DataBase64  *string         `json:"data_base64"`
 	}
 	if err := json.Unmarshal(data, &probe); err != nil {
 		return nil, fmt.Errorf("%w: not a JSON object: %w", events.ErrInvalidChange, err)
@@ -169,6 +180,18 @@ func decodeChangeFile(data []byte) (*events.ChangeHead, error) {
 	change := data
 	if probe.SpecVersion != nil {
 		change = probe.Data
+		if probe.Data == nil && probe.DataBase64 != nil {
+			// The data as base64 (binary data in structured mode), which
+			// DecodeHead reads as the router does.
+			b, err := base64.StdEncoding.DecodeString(*probe.DataBase64)
+			if err != nil {
+				return nil, fmt.Errorf("%w: the CloudEvent's data_base64 is not base64: %w", events.ErrInvalidChange, err)
+			}
+			change = b
+		}
+		if len(bytes.TrimSpace(change)) == 0 {
+			return nil, fmt.Errorf("%w: the CloudEvent has no data (neither \"data\" nor \"data_base64\"): a change event carries the change data", events.ErrInvalidChange)
+		}
 	}
 	var fields struct {
 		ContentType string        `json:"content_type"`

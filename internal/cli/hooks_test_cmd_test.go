@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -34,6 +35,10 @@ func TestHooksTest(t *testing.T) {
 	}
 	cloudEvent := `{"specversion":"1.0","id":"chg-1","source":"nautobot://prod","type":"jobhooks.change.update","datacontenttype":"application/json","data":` +
 		update("A1", "active", "B2", "active") + `}`
+	const ceHead = `{"specversion":"1.0","id":"chg-1","source":"nautobot://prod","type":"jobhooks.change.update","datacontenttype":"application/json"`
+	fromReceiver := ceHead + `,"hookorigin":"serial-validator","data":` + update("A1", "active", "B2", "active") + `}`
+	base64Event := ceHead + `,"data_base64":"` + base64.StdEncoding.EncodeToString([]byte(update("A1", "active", "B2", "active"))) + `"}`
+	base64Planned := ceHead + `,"data_base64":"` + base64.StdEncoding.EncodeToString([]byte(update("A1", "active", "B2", "planned"))) + `"}`
 
 	for _, tc := range []struct {
 		name     string
@@ -48,6 +53,17 @@ func TestHooksTest(t *testing.T) {
 		{name: "fires, change data on stdin", hook: "serial-check", stdin: update("A1", "active", "B2", "active"), wantCode: cli.ExitOK,
 			wantOut: []string{"fires", "yes", "dcim.device update 7"}},
 		{name: "fires, a CloudEvent in a file", hook: "serial-check", file: cloudEvent, wantCode: cli.ExitOK, wantOut: []string{"yes"}},
+		{name: "made by a job hook receiver: loop prevention", hook: "serial-check", file: fromReceiver, wantCode: cli.ExitNoFire,
+			wantOut: []string{`no: loop: made by a job hook receiver (loop prevention): hookorigin "serial-validator"`}},
+		{name: "loop prevention, json", hook: "serial-check", file: fromReceiver, json: true, wantCode: cli.ExitNoFire,
+			wantOut: []string{`"fires": false`, `"reason": "loop"`}},
+		{name: "a CloudEvent with data_base64", hook: "serial-check", file: base64Event, wantCode: cli.ExitOK, wantOut: []string{"yes", "dcim.device update 7"}},
+		{name: "a CloudEvent with data_base64, a condition fails", hook: "serial-check", file: base64Planned, wantCode: cli.ExitNoFire,
+			wantOut: []string{`no: condition: conditions.and[0]: status.value eq "active": false: status.value is "planned"`}},
+		{name: "a CloudEvent with bad data_base64", hook: "serial-check", stdin: ceHead + `,"data_base64":"%%%"}`, wantCode: cli.ExitInvalid,
+			wantErr: "data_base64 is not base64"},
+		{name: "a CloudEvent without data", hook: "serial-check", stdin: ceHead + `}`, wantCode: cli.ExitInvalid,
+			wantErr: `the CloudEvent has no data (neither "data" nor "data_base64")`},
 		{name: "a condition fails, with its value", hook: "serial-check", stdin: update("A1", "active", "B2", "planned"), wantCode: cli.ExitNoFire,
 			wantOut: []string{`no: condition: conditions.and[0]: status.value eq "active": false: status.value is "planned"`}},
 		{name: "changed_fields", hook: "serial-check", stdin: strings.Replace(update("A1", "active", "A1", "active"), `"name":"edge-1"`, `"name":"edge-2"`, 1),
