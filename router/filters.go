@@ -20,7 +20,7 @@ import (
 const (
 	FilterNoop          = "noop"           // an update without differences, and the hook skips no-ops
 	FilterChangedFields = "changed_fields" // an update that changed none of the hook's changed_fields
-	FilterCondition     = "condition"      // the hook's conditions are not met (or do not resolve)
+	FilterCondition     = "condition"      // the hook's conditions are not met (or cannot be evaluated)
 )
 
 // filterReason indexes a hook's filter counters; filterNone: it fires.
@@ -50,11 +50,11 @@ func (f filterReason) label() string {
 type FilterCounts struct {
 	Noop          uint64 // skip_noop: an update without differences
 	ChangedFields uint64 // changed_fields: none of them changed
-	Condition     uint64 // conditions: not met, or a path did not resolve
+	Condition     uint64 // conditions: not met, or one could not be evaluated
 }
 
 // hookFilters are one hook's filter counters and their metric children,
-// resolved once per hook, and when an unresolved condition path was last
+// resolved once per hook, and when a condition that could not be evaluated was last
 // logged.
 type hookFilters struct {
 	counts  [numFilters]atomic.Uint64
