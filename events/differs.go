@@ -15,37 +15,57 @@ import (
 // (1 and 1.0, nested objects) are decoded and compared as Snapshots
 // compares them. Anything else is decoded in full (Change).
 func (h *ChangeHead) Differs(keys ...string) (bool, error) {
-	if h.raw && h.Action == ActionUpdate && h.pre != nil && h.post != nil {
-		if d, ok := differsRaw(h.pre, h.post, keys); ok {
-			return d, nil
-		}
+	if d, ok := h.DiffersRaw(keys...); ok {
+		return d, nil
 	}
 	c, err := h.Change()
 	if err != nil {
 		return false, err
 	}
-	d := c.Snapshots().Differences
+	return DiffersIn(c.Snapshots().Differences, keys...), nil
+}
+
+// DiffersRaw is Differs without the full decode: ok is false when Differs
+// would decode the change (not an update with both snapshots as they
+// arrived, a member name with an escape, or more than maxRawMembers members
+// on a side), and the caller is to answer from Snapshots (DiffersIn), so
+// that it can decode the change once for several questions.
+func (h *ChangeHead) DiffersRaw(keys ...string) (differs, ok bool) {
+	if h.raw && h.Action == ActionUpdate && h.pre != nil && h.post != nil {
+		return differsRaw(h.pre, h.post, keys)
+	}
+	return false, false
+}
+
+// DiffersIn answers Differs from a change's Differences (Snapshots).
+func DiffersIn(d Differences, keys ...string) bool {
 	if len(keys) == 0 {
-		return len(d.Added) > 0 || len(d.Removed) > 0, nil
+		return len(d.Added) > 0 || len(d.Removed) > 0
 	}
 	for _, k := range keys {
 		_, added := d.Added[k]
 		_, removed := d.Removed[k]
 		if added || removed {
-			return true, nil
+			return true
 		}
 	}
-	return false, nil
+	return false
 }
 
 // member is a member of a JSON object as it arrived.
 type member struct{ name, value []byte }
 
+// maxRawMembers bounds the members differsRaw compares on a side: it looks
+// members up by scanning (lastMember), quadratic in their number, so larger
+// objects (outside input) are left to Snapshots, which is linear.
+const maxRawMembers = 64
+
 // differsRaw is Differs on two JSON objects, before and after. It reports
 // false for ok when it leaves them to Snapshots: a member name with an
-// escape, which may spell a name written plainly elsewhere.
+// escape, which may spell a name written plainly elsewhere, or more than
+// maxRawMembers members on a side.
 func differsRaw(before, after []byte, keys []string) (differs, ok bool) {
-	var preBuf, postBuf [64]member
+	var preBuf, postBuf [maxRawMembers]member
 	pre, ok := appendMembers(preBuf[:0], before)
 	if !ok {
 		return false, false
@@ -90,7 +110,8 @@ func differsRaw(before, after []byte, keys []string) (differs, ok bool) {
 }
 
 // appendMembers appends the members of obj, a valid JSON object, to ms. It
-// reports false when a member name holds an escape.
+// reports false when a member name holds an escape, or when ms would hold
+// more than maxRawMembers members (it stops there: no scan of the rest).
 func appendMembers(ms []member, obj []byte) ([]member, bool) {
 	i := skipSpace(obj, 1)
 	if obj[i] == '}' {
@@ -104,6 +125,9 @@ func appendMembers(ms []member, obj []byte) ([]member, bool) {
 		}
 		i = skipSpace(obj, skipSpace(obj, end)+1) // past the ':'
 		end = valueEnd(obj, i)
+		if len(ms) == maxRawMembers {
+			return nil, false
+		}
 		ms = append(ms, member{name: name, value: obj[i:end]})
 		if i = skipSpace(obj, end); obj[i] == '}' {
 			return ms, true

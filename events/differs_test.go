@@ -1,6 +1,8 @@
 package events_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/jobhooks/jobhooks/events"
@@ -82,4 +84,49 @@ func snapshotsDiffer(d events.Differences, keys []string) bool {
 		}
 	}
 	return false
+}
+
+// TestDiffersLarge: on snapshots of many members Differs agrees with
+// Snapshots (differsRaw leaves them to it: TestDiffersRaw).
+func TestDiffersLarge(t *testing.T) {
+	header := parseHeaderLines("ce-specversion: 1.0\nce-id: chg-1\nce-source: nautobot://prod\nce-type: jobhooks.change.update")
+	object := func(n int, last string) string {
+		var b strings.Builder
+		b.WriteByte('{')
+		for i := range n {
+			fmt.Fprintf(&b, `"f%d":"v",`, i)
+		}
+		b.WriteString(`"last":"` + last + `"}`)
+		return b.String()
+	}
+	for _, tc := range []struct {
+		name      string
+		pre, post string
+		keys      []string
+		want      bool
+	}{
+		{name: "identical", pre: object(40000, "x"), post: object(40000, "x")},
+		{name: "the last differs", pre: object(40000, "x"), post: object(40000, "y"), want: true},
+		{name: "keys: the last differs", pre: object(40000, "x"), post: object(40000, "y"), keys: []string{"last"}, want: true},
+		{name: "keys: another", pre: object(40000, "x"), post: object(40000, "y"), keys: []string{"f1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := []byte(`{"action":"update","content_type":"dcim.device","object_id":"1","prechange":` + tc.pre + `,"postchange":` + tc.post + `}`)
+			ch, err := events.DecodeHead(updateSubject, header, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ch.Differs(tc.keys...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			full, err := events.Decode(updateSubject, header, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if snap := snapshotsDiffer(full.Change.Snapshots().Differences, tc.keys); got != snap || got != tc.want {
+				t.Errorf("Differs(%q) = %v, Snapshots says %v, want %v", tc.keys, got, snap, tc.want)
+			}
+		})
+	}
 }

@@ -1,7 +1,9 @@
 package router
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,7 +20,7 @@ import (
 const (
 	FilterNoop          = "noop"           // an update without differences, and the hook skips no-ops
 	FilterChangedFields = "changed_fields" // an update that changed none of the hook's changed_fields
-	FilterCondition     = "condition"      // the hook's conditions are not met (or do not resolve)
+	FilterCondition     = "condition"      // the hook's conditions are not met (or cannot be evaluated)
 )
 
 // filterReason indexes a hook's filter counters; filterNone: it fires.
@@ -48,11 +50,11 @@ func (f filterReason) label() string {
 type FilterCounts struct {
 	Noop          uint64 // skip_noop: an update without differences
 	ChangedFields uint64 // changed_fields: none of them changed
-	Condition     uint64 // conditions: not met, or a path did not resolve
+	Condition     uint64 // conditions: not met, or one could not be evaluated
 }
 
 // hookFilters are one hook's filter counters and their metric children,
-// resolved once per hook, and when an unresolved condition path was last
+// resolved once per hook, and when a condition that could not be evaluated was last
 // logged.
 type hookFilters struct {
 	counts  [numFilters]atomic.Uint64
@@ -93,17 +95,20 @@ func (t *filterTable) counts() map[string]FilterCounts {
 
 // changeView is what the filters of a change's hooks read, each part
 // worked out once per change, by the first hook that needs it: whether the
-// update has differences (from its snapshots as they arrived), and the
-// change decoded in full for conditions.
+// update has differences, the change decoded in full (for conditions, or
+// for differences its snapshots as they arrived cannot tell), and its
+// Snapshots differences. changed_fields are compared per hook, from the
+// snapshots as they arrived (no allocation) or from those differences.
 type changeView struct {
 	head    *events.ChangeHead
 	differs int8 // 0: not known yet, 1: no differences, 2: differences
 	change  *events.Change
+	diff    *events.Differences
 }
 
 func (v *changeView) hasDifferences() (bool, error) {
 	if v.differs == 0 {
-		d, err := v.head.Differs()
+		d, err := v.differsIn()
 		if err != nil {
 			return false, err
 		}
@@ -113,6 +118,23 @@ func (v *changeView) hasDifferences() (bool, error) {
 		}
 	}
 	return v.differs == 2, nil
+}
+
+// differsIn is head.Differs(keys...), the change decoded and its
+// differences worked out at most once.
+func (v *changeView) differsIn(keys ...string) (bool, error) {
+	if v.diff == nil {
+		if d, ok := v.head.DiffersRaw(keys...); ok {
+			return d, nil
+		}
+		c, err := v.decoded()
+		if err != nil {
+			return false, err
+		}
+		d := c.Snapshots().Differences
+		v.diff = &d
+	}
+	return events.DiffersIn(*v.diff, keys...), nil
 }
 
 func (v *changeView) decoded() (*events.Change, error) {
@@ -153,7 +175,7 @@ func evaluate(h *hookconfig.Hook, v *changeView) (filterReason, conditions.Failu
 			}
 		}
 		if h.ChangedFields != nil {
-			d, err := v.head.Differs(h.ChangedFields...)
+			d, err := v.differsIn(h.ChangedFields...)
 			if err != nil {
 				return filterNone, conditions.Failure{}, fmt.Errorf("compare the snapshots for hook %s: %w", h.Name, err)
 			}
@@ -172,6 +194,9 @@ func evaluate(h *hookconfig.Hook, v *changeView) (filterReason, conditions.Failu
 		// every change.
 		return filterCondition, conditions.Failure{}, nil
 	}
+	if set.Empty() {
+		return filterNone, conditions.Failure{}, nil // "conditions": {} or null: no decode
+	}
 	c, err := v.decoded()
 	if err != nil {
 		return filterNone, conditions.Failure{}, fmt.Errorf("decode the change for the conditions of hook %s: %w", h.Name, err)
@@ -183,15 +208,18 @@ func evaluate(h *hookconfig.Hook, v *changeView) (filterReason, conditions.Failu
 }
 
 // filtered counts hook h's filter reason for a change and logs, at most once
-// a minute per hook, a condition that did not resolve.
+// a minute per hook, a condition that could not be evaluated (Invalid: its
+// attr did not resolve, or its value had the wrong type for its op).
 func (r *Router) filtered(h *hookconfig.Hook, reason filterReason, f conditions.Failure, changeID, subject string) {
 	hf := r.filters.of(h.Name)
 	hf.counts[reason].Add(1)
 	if m := hf.metrics[reason]; m != nil {
 		m.Inc()
 	}
-	if reason != filterCondition || !f.Unresolved() {
-		r.log.Debug("hook filtered the change out", "change_id", changeID, "subject", subject, "hook", h.Name, "filter", reason.label())
+	if reason != filterCondition || !f.Invalid() {
+		if r.log.Enabled(context.Background(), slog.LevelDebug) {
+			r.log.Debug("hook filtered the change out", "change_id", changeID, "subject", subject, "hook", h.Name, "filter", reason.label())
+		}
 		return
 	}
 	now := time.Now().UnixNano()
@@ -199,6 +227,6 @@ func (r *Router) filtered(h *hookconfig.Hook, reason filterReason, f conditions.
 	if (last != 0 && now-last < int64(time.Minute)) || !hf.warned.CompareAndSwap(last, now) {
 		return
 	}
-	r.log.Warn("hook condition does not resolve: the hook does not fire (logged once a minute per hook)",
+	r.log.Warn("hook condition cannot be evaluated: the hook does not fire (logged once a minute per hook)",
 		"change_id", changeID, "subject", subject, "hook", h.Name, "failure", f.String())
 }

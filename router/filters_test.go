@@ -120,16 +120,21 @@ func TestHookFilters(t *testing.T) {
 	}
 }
 
-// TestAnUnresolvedConditionIsLoggedOncePerHook: a condition whose path
-// does not resolve fails closed, every time, and says so once a minute
-// per hook, not per change.
-func TestAnUnresolvedConditionIsLoggedOncePerHook(t *testing.T) {
+// TestAnInvalidConditionIsLoggedOncePerHook: a condition that cannot be
+// evaluated, its path not resolving (tenant-a, tenant-b) or its value of
+// the wrong type for its op (mismatch: gt on a string), fails closed,
+// every time, and says so once a minute per hook, not per change.
+func TestAnInvalidConditionIsLoggedOncePerHook(t *testing.T) {
 	e := newEnv(t)
-	for _, name := range []string{"tenant-a", "tenant-b"} {
+	hooks := map[string]string{
+		"tenant-a": `{"attr":"tenant.name","value":"tenant-a"}`,
+		"tenant-b": `{"attr":"tenant.name","value":"tenant-b"}`,
+		"mismatch": `{"attr":"name","op":"gt","value":5}`,
+	}
+	for name, cond := range hooks {
 		e.registerJob(name, true)
 		_, err := e.store.Put(e.ctx, &hookconfig.Hook{Name: name, Job: name, ContentTypes: []string{"dcim.device"},
-			Events: []events.Action{events.ActionCreate}, Enabled: true,
-			Conditions: json.RawMessage(`{"attr":"tenant.name","value":"` + name + `"}`)}, 0)
+			Events: []events.Action{events.ActionCreate}, Enabled: true, Conditions: json.RawMessage(cond)}, 0)
 		require.NoError(t, err)
 	}
 	r := e.startRouter(router.Options{})
@@ -138,13 +143,14 @@ func TestAnUnresolvedConditionIsLoggedOncePerHook(t *testing.T) {
 		e.publish(fmt.Sprintf("c%d", i), create(fmt.Sprintf("d%d", i)))
 	}
 	e.waitRouted(r, n)
-	e.jobMessages("tenant-a", 0)
-	e.jobMessages("tenant-b", 0)
 	stats := r.Stats()
-	require.Equal(t, router.FilterCounts{Condition: n}, stats.Filtered["tenant-a"])
-	require.Equal(t, router.FilterCounts{Condition: n}, stats.Filtered["tenant-b"])
+	for name := range hooks {
+		e.jobMessages(name, 0)
+		require.Equal(t, router.FilterCounts{Condition: n}, stats.Filtered[name], name)
+	}
 	logs := e.log.String()
-	require.Equal(t, 2, strings.Count(logs, "hook condition does not resolve"), logs)
+	require.Equal(t, len(hooks), strings.Count(logs, "hook condition cannot be evaluated"), logs)
 	require.Contains(t, logs, "hook=tenant-a")
 	require.Contains(t, logs, "tenant.name")
+	require.Contains(t, logs, "hook=mismatch")
 }
