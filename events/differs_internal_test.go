@@ -6,52 +6,66 @@ import (
 	"testing"
 )
 
+// DifferCase is an update's snapshots and the answer Snapshots gives of
+// them: TestDiffersRaw asks differsRaw, TestDiffers asks Differs and
+// Snapshots, of the same cases.
+type DifferCase struct {
+	Name      string
+	Pre, Post string
+	Keys      []string
+	Want      bool
+}
+
+// differsCases are the cases differsRaw answers itself (ok).
+var differsCases = []DifferCase{
+	{Name: "the same bytes", Pre: `{"serial":"A","n":1}`, Post: `{"serial":"A","n":1}`},
+	{Name: "last_updated only", Pre: `{"serial":"A","last_updated":"t1"}`, Post: `{"serial":"A","last_updated":"t2"}`},
+	{Name: "a string differs", Pre: `{"serial":"A"}`, Post: `{"serial":"B"}`, Want: true},
+	{Name: "1 and 1.0", Pre: `{"n":1}`, Post: `{"n":1.0}`},
+	{Name: "1 and 2", Pre: `{"n":1}`, Post: `{"n":2}`, Want: true},
+	{Name: "an escaped string equal", Pre: `{"s":"é"}`, Post: `{"s":"\u00e9"}`},
+	{Name: "an escaped string differs", Pre: `{"s":"é"}`, Post: `{"s":"\u00e8"}`, Want: true},
+	{Name: "nested objects reordered", Pre: `{"site":{"id":1,"name":"dc1"}}`, Post: `{"site": {"name":"dc1","id":1}}`},
+	{Name: "nested value differs", Pre: `{"site":{"id":1}}`, Post: `{"site":{"id":2}}`, Want: true},
+	{Name: "members reordered", Pre: `{"a":1,"b":2}`, Post: `{"b":2,"a":1}`},
+	{Name: "a key added", Pre: `{"a":1}`, Post: `{"a":1,"b":null}`, Want: true},
+	{Name: "a key removed", Pre: `{"a":1,"b":null}`, Post: `{"a":1}`, Want: true},
+	{Name: "last_updated added", Pre: `{"a":1}`, Post: `{"a":1,"last_updated":"t"}`},
+	{Name: "empty objects", Pre: `{}`, Post: `{ }`},
+	{Name: "a repeated Name: the last counts", Pre: `{"a":1}`, Post: `{"a":2,"a":1}`},
+	{Name: "a repeated Name: the last differs", Pre: `{"a":1}`, Post: `{"a":1,"a":2}`, Want: true},
+	{Name: "a repeated name before", Pre: `{"a":2,"a":1}`, Post: `{"a":1}`},
+	{Name: "a repeated name before differs", Pre: `{"a":1,"a":2}`, Post: `{"a":1}`, Want: true},
+	{Name: "Keys: one differs", Pre: `{"a":1,"b":1}`, Post: `{"a":1,"b":2}`, Keys: []string{"a", "b"}, Want: true},
+	{Name: "Keys: another differs", Pre: `{"a":1,"b":1}`, Post: `{"a":1,"b":2}`, Keys: []string{"a"}},
+	{Name: "Keys: added", Pre: `{}`, Post: `{"a":1}`, Keys: []string{"a"}, Want: true},
+	{Name: "Keys: removed", Pre: `{"a":1}`, Post: `{}`, Keys: []string{"a"}, Want: true},
+	{Name: "Keys: absent from both", Pre: `{}`, Post: `{"b":1}`, Keys: []string{"a"}},
+	{Name: "Keys: last_updated", Pre: `{"last_updated":"t1"}`, Post: `{"last_updated":"t2"}`, Keys: []string{"last_updated"}},
+	{Name: "Keys: 1 and 1.0", Pre: `{"a":1}`, Post: `{"a":1.0}`, Keys: []string{"a"}},
+	{Name: "Keys: a repeated name, the last counts", Pre: `{"a":1}`, Post: `{"a":2,"a":1}`, Keys: []string{"a"}},
+	{Name: "64 members", Pre: members(maxRawMembers, "x"), Post: members(maxRawMembers, "x")},
+	{Name: "64 members, one differs", Pre: members(maxRawMembers, "x"), Post: members(maxRawMembers, "y"), Want: true},
+}
+
+// DiffersCases and Members are for the events_test package.
+var (
+	DiffersCases = differsCases
+	Members      = members
+)
+
 // TestDiffersRaw: differsRaw itself, on the cases it answers (ok), each
 // with the answer Snapshots gives (TestDiffers checks those through
 // Differs), and the cases it leaves to Snapshots (not ok).
 func TestDiffersRaw(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		pre, post string
-		keys      []string
-		want      bool
-	}{
-		{name: "the same bytes", pre: `{"serial":"A","n":1}`, post: `{"serial":"A","n":1}`},
-		{name: "last_updated only", pre: `{"serial":"A","last_updated":"t1"}`, post: `{"serial":"A","last_updated":"t2"}`},
-		{name: "a string differs", pre: `{"serial":"A"}`, post: `{"serial":"B"}`, want: true},
-		{name: "1 and 1.0", pre: `{"n":1}`, post: `{"n":1.0}`},
-		{name: "1 and 2", pre: `{"n":1}`, post: `{"n":2}`, want: true},
-		{name: "an escaped string equal", pre: `{"s":"é"}`, post: `{"s":"\u00e9"}`},
-		{name: "an escaped string differs", pre: `{"s":"é"}`, post: `{"s":"\u00e8"}`, want: true},
-		{name: "nested objects reordered", pre: `{"site":{"id":1,"name":"dc1"}}`, post: `{"site": {"name":"dc1","id":1}}`},
-		{name: "nested value differs", pre: `{"site":{"id":1}}`, post: `{"site":{"id":2}}`, want: true},
-		{name: "members reordered", pre: `{"a":1,"b":2}`, post: `{"b":2,"a":1}`},
-		{name: "a key added", pre: `{"a":1}`, post: `{"a":1,"b":null}`, want: true},
-		{name: "a key removed", pre: `{"a":1,"b":null}`, post: `{"a":1}`, want: true},
-		{name: "last_updated added", pre: `{"a":1}`, post: `{"a":1,"last_updated":"t"}`},
-		{name: "empty objects", pre: `{}`, post: `{ }`}, // a value as it arrived, from its brace
-		{name: "a repeated name: the last counts", pre: `{"a":1}`, post: `{"a":2,"a":1}`},
-		{name: "a repeated name: the last differs", pre: `{"a":1}`, post: `{"a":1,"a":2}`, want: true},
-		{name: "a repeated name before", pre: `{"a":2,"a":1}`, post: `{"a":1}`},
-		{name: "a repeated name before differs", pre: `{"a":1,"a":2}`, post: `{"a":1}`, want: true},
-		{name: "keys: one differs", pre: `{"a":1,"b":1}`, post: `{"a":1,"b":2}`, keys: []string{"a", "b"}, want: true},
-		{name: "keys: another differs", pre: `{"a":1,"b":1}`, post: `{"a":1,"b":2}`, keys: []string{"a"}},
-		{name: "keys: added", pre: `{}`, post: `{"a":1}`, keys: []string{"a"}, want: true},
-		{name: "keys: removed", pre: `{"a":1}`, post: `{}`, keys: []string{"a"}, want: true},
-		{name: "keys: absent from both", pre: `{}`, post: `{"b":1}`, keys: []string{"a"}},
-		{name: "keys: last_updated", pre: `{"last_updated":"t1"}`, post: `{"last_updated":"t2"}`, keys: []string{"last_updated"}},
-		{name: "keys: 1 and 1.0", pre: `{"a":1}`, post: `{"a":1.0}`, keys: []string{"a"}},
-		{name: "keys: a repeated name, the last counts", pre: `{"a":1}`, post: `{"a":2,"a":1}`, keys: []string{"a"}},
-		{name: "64 members", pre: members(maxRawMembers, "x"), post: members(maxRawMembers, "x")},
-		{name: "64 members, one differs", pre: members(maxRawMembers, "x"), post: members(maxRawMembers, "y"), want: true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, ok := differsRaw([]byte(tc.pre), []byte(tc.post), tc.keys)
+	for _, tc := range differsCases {
+		t.Run(tc.Name, func(t *testing.T) {
+			got, ok := differsRaw([]byte(tc.Pre), []byte(tc.Post), tc.Keys)
 			if !ok {
 				t.Fatalf("differsRaw left it to Snapshots")
 			}
-			if got != tc.want {
-				t.Errorf("differsRaw(%q) = %v, want %v", tc.keys, got, tc.want)
+			if got != tc.Want {
+				t.Errorf("differsRaw(%q) = %v, want %v", tc.Keys, got, tc.Want)
 			}
 		})
 	}

@@ -1,8 +1,6 @@
 package events_test
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/jobhooks/jobhooks/events"
@@ -13,60 +11,37 @@ import (
 // answer, and Snapshots is asked too.
 func TestDiffers(t *testing.T) {
 	header := parseHeaderLines("ce-specversion: 1.0\nce-id: chg-1\nce-source: nautobot://prod\nce-type: jobhooks.change.update")
-	for _, tc := range []struct {
-		name      string
-		pre, post string
-		keys      []string
-		want      bool
-	}{
-		{name: "the same bytes", pre: `{"serial":"A","n":1}`, post: `{"serial":"A","n":1}`},
-		{name: "last_updated only", pre: `{"serial":"A","last_updated":"t1"}`, post: `{"serial":"A","last_updated":"t2"}`},
-		{name: "a string differs", pre: `{"serial":"A"}`, post: `{"serial":"B"}`, want: true},
-		{name: "1 and 1.0", pre: `{"n":1}`, post: `{"n":1.0}`},
-		{name: "1 and 2", pre: `{"n":1}`, post: `{"n":2}`, want: true},
-		{name: "an escaped string equal", pre: `{"s":"é"}`, post: `{"s":"\u00e9"}`},
-		{name: "nested objects reordered", pre: `{"site":{"id":1,"name":"dc1"}}`, post: `{"site": {"name":"dc1","id":1}}`},
-		{name: "nested value differs", pre: `{"site":{"id":1}}`, post: `{"site":{"id":2}}`, want: true},
-		{name: "members reordered", pre: `{"a":1,"b":2}`, post: `{"b":2,"a":1}`},
-		{name: "a key added", pre: `{"a":1}`, post: `{"a":1,"b":null}`, want: true},
-		{name: "a key removed", pre: `{"a":1,"b":null}`, post: `{"a":1}`, want: true},
-		{name: "last_updated added", pre: `{"a":1}`, post: `{"a":1,"last_updated":"t"}`},
-		{name: "empty objects", pre: `{}`, post: ` { } `},
-		{name: "a repeated name: the last counts", pre: `{"a":1}`, post: `{"a":2,"a":1}`},
-		{name: "a repeated name: the last differs", pre: `{"a":1}`, post: `{"a":1,"a":2}`, want: true},
-		{name: "a repeated name before", pre: `{"a":2,"a":1}`, post: `{"a":1}`},
-		{name: "an escaped name", pre: `{"a":1}`, post: `{"\u0061":1}`},
-		{name: "an escaped name differs", pre: `{"a":1}`, post: `{"\u0061":2}`, want: true},
-		{name: "keys: one differs", pre: `{"a":1,"b":1}`, post: `{"a":1,"b":2}`, keys: []string{"a", "b"}, want: true},
-		{name: "keys: another differs", pre: `{"a":1,"b":1}`, post: `{"a":1,"b":2}`, keys: []string{"a"}},
-		{name: "keys: added", pre: `{}`, post: `{"a":1}`, keys: []string{"a"}, want: true},
-		{name: "keys: removed", pre: `{"a":1}`, post: `{}`, keys: []string{"a"}, want: true},
-		{name: "keys: absent from both", pre: `{}`, post: `{"b":1}`, keys: []string{"a"}},
-		{name: "keys: last_updated", pre: `{"last_updated":"t1"}`, post: `{"last_updated":"t2"}`, keys: []string{"last_updated"}},
-		{name: "keys: 1 and 1.0", pre: `{"a":1}`, post: `{"a":1.0}`, keys: []string{"a"}},
-		{name: "no prechange", pre: `null`, post: `{"a":1}`, want: true},
-		{name: "no prechange, empty postchange", pre: `null`, post: `{}`},
-		{name: "no prechange, keys", pre: `null`, post: `{"a":1}`, keys: []string{"b"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			data := []byte(`{"action":"update","content_type":"dcim.device","object_id":"1","prechange":` + tc.pre + `,"postchange":` + tc.post + `}`)
+	// Beside the cases differsRaw answers, those it leaves to Snapshots, and
+	// whitespace around the snapshots.
+	cases := append([]events.DifferCase(nil), events.DiffersCases...)
+	cases = append(cases,
+		events.DifferCase{Name: "empty objects, spaced", Pre: `{}`, Post: ` { } `},
+		events.DifferCase{Name: "an escaped name", Pre: `{"a":1}`, Post: `{"\u0061":1}`},
+		events.DifferCase{Name: "an escaped name differs", Pre: `{"a":1}`, Post: `{"\u0061":2}`, Want: true},
+		events.DifferCase{Name: "no prechange", Pre: `null`, Post: `{"a":1}`, Want: true},
+		events.DifferCase{Name: "no prechange, empty postchange", Pre: `null`, Post: `{}`},
+		events.DifferCase{Name: "no prechange, keys", Pre: `null`, Post: `{"a":1}`, Keys: []string{"b"}},
+	)
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			data := []byte(`{"action":"update","content_type":"dcim.device","object_id":"1","prechange":` + tc.Pre + `,"postchange":` + tc.Post + `}`)
 			ch, err := events.DecodeHead(updateSubject, header, data)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := ch.Differs(tc.keys...)
+			got, err := ch.Differs(tc.Keys...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tc.want {
-				t.Errorf("Differs(%q) = %v, want %v", tc.keys, got, tc.want)
+			if got != tc.Want {
+				t.Errorf("Differs(%q) = %v, want %v", tc.Keys, got, tc.Want)
 			}
 			full, err := events.Decode(updateSubject, header, data)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if snap := snapshotsDiffer(full.Change.Snapshots().Differences, tc.keys); snap != tc.want {
-				t.Errorf("Snapshots says %v, want %v", snap, tc.want)
+			if snap := snapshotsDiffer(full.Change.Snapshots().Differences, tc.Keys); snap != tc.Want {
+				t.Errorf("Snapshots says %v, want %v", snap, tc.Want)
 			}
 		})
 	}
@@ -90,25 +65,18 @@ func snapshotsDiffer(d events.Differences, keys []string) bool {
 // Snapshots (differsRaw leaves them to it: TestDiffersRaw).
 func TestDiffersLarge(t *testing.T) {
 	header := parseHeaderLines("ce-specversion: 1.0\nce-id: chg-1\nce-source: nautobot://prod\nce-type: jobhooks.change.update")
-	object := func(n int, last string) string {
-		var b strings.Builder
-		b.WriteByte('{')
-		for i := range n {
-			fmt.Fprintf(&b, `"f%d":"v",`, i)
-		}
-		b.WriteString(`"last":"` + last + `"}`)
-		return b.String()
-	}
+	// f0 … f40000, the last one last.
+	object := func(last string) string { return events.Members(40001, last) }
 	for _, tc := range []struct {
 		name      string
 		pre, post string
 		keys      []string
 		want      bool
 	}{
-		{name: "identical", pre: object(40000, "x"), post: object(40000, "x")},
-		{name: "the last differs", pre: object(40000, "x"), post: object(40000, "y"), want: true},
-		{name: "keys: the last differs", pre: object(40000, "x"), post: object(40000, "y"), keys: []string{"last"}, want: true},
-		{name: "keys: another", pre: object(40000, "x"), post: object(40000, "y"), keys: []string{"f1"}},
+		{name: "identical", pre: object("x"), post: object("x")},
+		{name: "the last differs", pre: object("x"), post: object("y"), want: true},
+		{name: "keys: the last differs", pre: object("x"), post: object("y"), keys: []string{"f40000"}, want: true},
+		{name: "keys: another", pre: object("x"), post: object("y"), keys: []string{"f1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := []byte(`{"action":"update","content_type":"dcim.device","object_id":"1","prechange":` + tc.pre + `,"postchange":` + tc.post + `}`)
